@@ -1,0 +1,97 @@
+"""Seatwise: a self-service Microsoft 365 license storefront for CSP partners."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import Config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: read config, then wire extensions, blueprints, errors, CLI and queue."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(Config(Path(app.instance_path)).as_dict())
+    if config:
+        app.config.from_mapping(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_cli(app)
+    register_queue(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Initialise the Flask extensions on this app."""
+    from app import models  # noqa: F401  (the models must be known to the metadata)
+    from app.extensions import csrf, db, htmx, login_manager, migrate
+
+    _tune_sqlite(app)
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(Path(app.root_path) / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """SQLite (the embedded default): wait for locks instead of failing at once, and use WAL
+    so the web app can read while a worker writes."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not getattr(_tune_sqlite, "listening", False):
+
+        @event.listens_for(Engine, "connect")
+        def _wal(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
+            if type(dbapi_connection).__module__.startswith("sqlite3"):
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+        _tune_sqlite.listening = True  # type: ignore[attr-defined]
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the blueprints of each area."""
+    from app.views import admin, auth, jobs, main, portal, reconciliation
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(reconciliation.bp)
+    app.register_blueprint(jobs.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Render errors as pages people can read."""
+    from app.views import errors
+
+    errors.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Add the `flask --app wsgi ...` commands."""
+    from app import cli
+
+    cli.register(app)
+
+
+def register_queue(app: Flask) -> None:
+    """Attach the RQ queue (Redis from REDIS_URL or embedded)."""
+    from app.queue import register_queue as attach
+
+    attach(app)

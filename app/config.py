@@ -1,0 +1,89 @@
+"""Configuration: one Config class read from environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable (1/true/yes/on)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Return SECRET_KEY from the environment, else one generated once and kept in the instance."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings of one running Seatwise; every value can come from the environment."""
+
+    def __init__(self, instance_path: Path) -> None:
+        env = os.environ.get
+        self.SECRET_KEY = _secret_key(instance_path)
+        self.SQLALCHEMY_DATABASE_URI = env(
+            "DATABASE_URL", f"sqlite:///{instance_path / 'seatwise.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        # Unset means: start (or join) an embedded redis-server kept in the instance folder.
+        self.REDIS_URL = env("REDIS_URL")
+        self.REDIS_EMBEDDED_PATH = str(instance_path / "redis.db")
+        self.RQ_QUEUE = env("RQ_QUEUE", "seatwise")
+
+        self.SEATWISE_DEMO = _flag("SEATWISE_DEMO")
+        self.DEVELOPMENT = _flag("SEATWISE_DEVELOPMENT", default=self.SEATWISE_DEMO)
+
+        # Sign-in (Microsoft Entra ID in production, the local provider in development).
+        self.OIDC_AUTHORITY = env(
+            "OIDC_AUTHORITY", "https://login.microsoftonline.com/organizations/v2.0"
+        )
+        self.OIDC_CLIENT_ID = env("OIDC_CLIENT_ID", "seatwise-local")
+        self.OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", "seatwise-local-secret")
+        self.OIDC_ALLOWED_TENANTS = [
+            t.strip() for t in env("OIDC_ALLOWED_TENANTS", "").split(",") if t.strip()
+        ]
+
+        # Microsoft APIs (the local emulator in development).
+        self.PARTNER_CENTER_URL = env(
+            "PARTNER_CENTER_URL", "https://api.partnercenter.microsoft.com"
+        )
+        self.GRAPH_URL = env("GRAPH_URL", "https://graph.microsoft.com")
+        self.TOKEN_AUTHORITY = env("TOKEN_AUTHORITY", "https://login.microsoftonline.com")
+        # The partner's app registration for Partner Center and Graph (app-only tokens).
+        self.PARTNER_TENANT_ID = env("PARTNER_TENANT_ID", "00000000-0000-4000-8000-0000000000aa")
+        self.MICROSOFT_CLIENT_ID = env("MICROSOFT_CLIENT_ID", "seatwise-local")
+        self.MICROSOFT_CLIENT_SECRET = env("MICROSOFT_CLIENT_SECRET", "seatwise-local-secret")
+        # Retrying Microsoft: total time per operation, and the wait on a renewal-pending 409.
+        self.MICROSOFT_RETRY_SECONDS = float(env("MICROSOFT_RETRY_SECONDS", "300"))
+        self.MICROSOFT_CONFLICT_DELAY = float(env("MICROSOFT_CONFLICT_DELAY", "120"))
+        self.MICROSOFT_TIMEOUT = float(env("MICROSOFT_TIMEOUT", "30"))
+        self.SYNC_CRON = env("SYNC_CRON", "0 * * * *")
+
+        # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.WTF_CSRF_SSL_STRICT = True
+        self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+        # Session cookies: HttpOnly always; Secure everywhere but local development.
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = not self.DEVELOPMENT
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SECURE = not self.DEVELOPMENT
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the settings as a mapping for app.config.from_mapping."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,1 @@
+"""Pure domain rules: Microsoft New Commerce rules, money, add-ons, upgrades and the planner."""

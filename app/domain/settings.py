@@ -1,0 +1,158 @@
+"""Relationship settings of a customer: names, defaults, parsing and the rules between them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+SettingValue = bool | Decimal
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One relationship setting as PRODUCT.md describes it."""
+
+    key: str
+    label: str
+    kind: Literal["bool", "percent"]
+    default: SettingValue
+    help: str
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "self_service",
+        "Self service",
+        "bool",
+        False,
+        "The customer's invited users may use the portal.",
+    ),
+    SettingSpec(
+        "reporting",
+        "Reporting",
+        "bool",
+        False,
+        "Portal users may open the reports.",
+    ),
+    SettingSpec(
+        "partner_center_sync",
+        "Partner Center sync",
+        "bool",
+        True,
+        "Users, subscriptions and assigned counts are kept in step with Partner Center.",
+    ),
+    SettingSpec(
+        "azure_sync",
+        "Azure sync",
+        "bool",
+        False,
+        "Azure usage is imported for reports and billing.",
+    ),
+    SettingSpec(
+        "unmanaged_license_sync",
+        "Unmanaged license sync",
+        "bool",
+        False,
+        "Non-CSP licenses (e.g. Enterprise Agreement) are imported and shown read-only.",
+    ),
+    SettingSpec(
+        "auto_license_adjustment",
+        "Auto license adjustment",
+        "bool",
+        False,
+        "Nightly reconciliation returns unused seats; requires Auto increment.",
+    ),
+    SettingSpec(
+        "send_all_subscriptions",
+        "Send all subscriptions",
+        "bool",
+        False,
+        "The billing export includes every subscription, present and future.",
+    ),
+    SettingSpec(
+        "auto_increment",
+        "Auto increment",
+        "bool",
+        False,
+        "Assigning a license always buys one more seat first.",
+    ),
+    SettingSpec(
+        "azure_markup_percent",
+        "Azure report mark-up %",
+        "percent",
+        Decimal("17.65"),
+        "Customers see Azure cost as partner cost × (1 + mark-up).",
+    ),
+)
+
+SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
+
+MARKUP_MIN = Decimal("0")
+MARKUP_MAX = Decimal("500")
+_TRUE = {"on", "true", "yes", "1"}
+_FALSE = {"off", "false", "no", "0"}
+
+
+class SettingError(ValueError):
+    """A setting change that is refused, with a message a person understands."""
+
+
+def parse_value(key: str, raw: str) -> SettingValue:
+    """Turn a text value (form or command line) into the setting's type, or refuse it."""
+    spec = SPECS.get(key)
+    if spec is None:
+        known = ", ".join(SPECS)
+        raise SettingError(f"Unknown setting {key!r}. Known settings: {known}.")
+    text = raw.strip().lower()
+    if spec.kind == "bool":
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise SettingError(f"{spec.label} must be on or off, not {raw!r}.")
+    return parse_percent(spec, raw)
+
+
+def parse_percent(spec: SettingSpec, raw: str) -> Decimal:
+    """Read a percentage between 0 and 500 with at most two decimals."""
+    try:
+        value = Decimal(raw.strip().rstrip("%").strip())
+    except InvalidOperation:
+        raise SettingError(f"{spec.label} must be a number such as 17.65, not {raw!r}.") from None
+    if not value.is_finite():
+        raise SettingError(f"{spec.label} must be a number such as 17.65, not {raw!r}.")
+    if value < MARKUP_MIN or value > MARKUP_MAX:
+        raise SettingError(f"{spec.label} must be between 0 and 500, not {raw.strip()}.")
+    if value != value.quantize(Decimal("0.01")):
+        raise SettingError(f"{spec.label} takes at most two decimals, not {raw.strip()}.")
+    return value.quantize(Decimal("0.01"))
+
+
+def check_combination(values: Mapping[str, SettingValue]) -> None:
+    """Refuse a set of settings that breaks a rule between settings."""
+    if values.get("auto_license_adjustment") and not values.get("auto_increment"):
+        raise SettingError(
+            "Auto license adjustment needs Auto increment on: with adjustment there is no "
+            "free-seat buffer, so assigning a license must buy the seat. "
+            "Turn on Auto increment first."
+        )
+
+
+def apply_changes(
+    current: Mapping[str, SettingValue], raw_changes: Mapping[str, str]
+) -> dict[str, SettingValue]:
+    """Return the settings after the requested changes, or raise SettingError for any bad one."""
+    new = dict(current)
+    for key, raw in raw_changes.items():
+        new[key] = parse_value(key, raw)
+    check_combination(new)
+    return new
+
+
+def format_value(value: SettingValue) -> str:
+    """Show a setting value the way the command line and the audit log write it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:.2f}"

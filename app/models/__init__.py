@@ -1,0 +1,26 @@
+"""SQLAlchemy models: tenancy, licensing, people and audit."""
+
+from app.models.adjustment import AdjustmentRun
+from app.models.audit import AuditEvent
+from app.models.directory import DirectoryUser, UserLicense
+from app.models.jobs import SyncRun
+from app.models.licensing import ChangeRequest, Subscription, Tranche
+from app.models.people import Membership, StaffRole, User
+from app.models.tenancy import Customer, Partner, Reseller
+
+__all__ = [
+    "AdjustmentRun",
+    "AuditEvent",
+    "ChangeRequest",
+    "Customer",
+    "DirectoryUser",
+    "Membership",
+    "Partner",
+    "Reseller",
+    "StaffRole",
+    "Subscription",
+    "SyncRun",
+    "Tranche",
+    "User",
+    "UserLicense",
+]

@@ -1,0 +1,45 @@
+"""The people of a customer's Microsoft directory and the licenses assigned to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models._types import UTCDateTime, utcnow
+
+
+class DirectoryUser(db.Model):  # type: ignore[name-defined,misc]
+    """A user of the customer's tenant, as Graph lists them."""
+
+    __tablename__ = "directory_user"
+    __table_args__ = (UniqueConstraint("customer_id", "graph_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    graph_id: Mapped[str] = mapped_column(String(64))
+    upn: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    licenses: Mapped[list[UserLicense]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class UserLicense(db.Model):  # type: ignore[name-defined,misc]
+    """One SKU assigned to one directory user."""
+
+    __tablename__ = "user_license"
+    __table_args__ = (UniqueConstraint("directory_user_id", "sku_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    directory_user_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_user.id", ondelete="CASCADE"), index=True
+    )
+    sku_id: Mapped[str] = mapped_column(String(64), index=True)
+
+    user: Mapped[DirectoryUser] = relationship(back_populates="licenses")

@@ -1,0 +1,127 @@
+"""Who may see and change which company: the one place roles are decided."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Select, select
+
+from app.domain.roles import Role
+from app.extensions import db
+from app.models import Customer, Membership, StaffRole, User
+from app.services import audit
+
+
+def role_on(user: User, customer: Customer) -> Role | None:
+    """The role `user` holds on `customer` now, or None (revocations count at once)."""
+    if user.staff_role is StaffRole.PARTNER_ADMIN:
+        return Role.ADMIN
+    if user.staff_role is StaffRole.RESELLER_ADMIN:
+        return Role.ADMIN if customer.reseller_id == user.reseller_id else None
+    if not customer.self_service:
+        return None
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.customer_id == customer.id
+        )
+    )
+    return membership.role if membership else None
+
+
+def companies_query(user: User) -> Select[tuple[Customer]]:
+    """The companies `user` may open, by name."""
+    query = select(Customer).order_by(Customer.name)
+    if user.staff_role is StaffRole.PARTNER_ADMIN:
+        return query
+    if user.staff_role is StaffRole.RESELLER_ADMIN:
+        return query.where(Customer.reseller_id == user.reseller_id)
+    return query.join(Membership, Membership.customer_id == Customer.id).where(
+        Membership.user_id == user.id, Customer.self_service.is_(True)
+    )
+
+
+def is_staff(user: User) -> bool:
+    """Partner or reseller staff reach companies without an invitation."""
+    return user.staff_role is not None
+
+
+class AccessError(ValueError):
+    """A grant or revoke that is refused, with a message a person understands."""
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def portal_users(customer: Customer) -> list[Membership]:
+    """Everyone invited to the company's portal, by email."""
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .where(Membership.customer_id == customer.id)
+            .order_by(Membership.email)
+        )
+    )
+
+
+def grant_access(actor: User, customer: Customer, email: str, role: Role) -> Membership:
+    """Invite an email at a role (or change the role of an existing invitation); audited."""
+    _require_staff_on(actor, customer)
+    address = email.strip().lower()
+    if not _EMAIL.match(address) or len(address) > 320:
+        raise AccessError(f"{email.strip() or 'That'} is not an email address.")
+    membership = db.session.scalar(
+        select(Membership).where(Membership.customer_id == customer.id, Membership.email == address)
+    )
+    if membership is None:
+        membership = Membership(
+            customer_id=customer.id, email=address, role=role, invited_by_id=actor.id
+        )
+        db.session.add(membership)
+        db.session.flush()
+        audit.record(
+            "access.granted",
+            actor=actor,
+            customer_id=customer.id,
+            object_type="membership",
+            object_id=str(membership.id),
+            after={"email": address, "role": role.label},
+        )
+    elif membership.role != role:
+        audit.record(
+            "access.changed",
+            actor=actor,
+            customer_id=customer.id,
+            object_type="membership",
+            object_id=str(membership.id),
+            before={"email": address, "role": membership.role.label},
+            after={"email": address, "role": role.label},
+        )
+        membership.role = role
+    db.session.commit()
+    return membership
+
+
+def revoke_access(actor: User, customer: Customer, membership_id: int) -> str:
+    """Remove someone's access to the company; it ends with their next request. Audited."""
+    _require_staff_on(actor, customer)
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.customer_id != customer.id:
+        raise AccessError("That person has no access to this company (any more).")
+    email = membership.email
+    audit.record(
+        "access.revoked",
+        actor=actor,
+        customer_id=customer.id,
+        object_type="membership",
+        object_id=str(membership.id),
+        before={"email": email, "role": membership.role.label},
+    )
+    db.session.delete(membership)
+    db.session.commit()
+    return email
+
+
+def _require_staff_on(actor: User, customer: Customer) -> None:
+    """Only partner staff with a role on the company manage who may use its portal."""
+    if not is_staff(actor) or role_on(actor, customer) is None:
+        raise AccessError("Only partner or reseller administrators manage portal access.")

@@ -1,0 +1,309 @@
+"""Auto license adjustment: plan from fresh Partner Center data, preview, apply once a day.
+
+Shape (ARCHITECTURE.md): plan (pure, `app.domain.adjustment`) → persist the run → apply
+each change through the same outbox as a person's change → record the outcome. A real run
+happens at most once per customer and day (`AdjustmentRun.run_key`), under a per-customer
+Redis lock so two workers never work on one customer at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.domain.adjustment import ActionKind, Plan, plan_adjustment
+from app.extensions import db
+from app.models import AdjustmentRun, ChangeRequest, Customer, Subscription
+from app.models._types import utcnow
+from app.services import audit, licensing, locks, sync
+from app.services.microsoft import factory
+from app.services.microsoft.partner_center import PartnerCenterClient
+
+ACTOR = "job:adjustment"
+_CHANGE_OF = {
+    ActionKind.MERGE_INCREASE: "quantity",
+    ActionKind.REDUCE_NOW: "quantity",
+    ActionKind.SUSPEND: "suspend",
+    ActionKind.SCHEDULE_REDUCTION: "schedule_quantity",
+}
+
+
+class AdjustmentError(Exception):
+    """The reconciliation cannot run for this customer now; the message says why."""
+
+
+@dataclass
+class Outcome:
+    """What one run did (for the command line and the job result)."""
+
+    customer: str
+    run_id: int
+    state: str
+    dry_run: bool
+    saving_now: Decimal
+    saving_at_renewal: Decimal
+    actions: list[dict[str, Any]]
+    message: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "customer": self.customer,
+            "run": self.run_id,
+            "state": self.state,
+            "dry_run": self.dry_run,
+            "saving_now": str(self.saving_now),
+            "saving_at_renewal": str(self.saving_at_renewal),
+            "monthly_saving": str(self.saving_now + self.saving_at_renewal),
+            "actions": self.actions,
+            "message": self.message,
+        }
+
+
+def eligible_customers() -> list[str]:
+    """Customers whose reconciliation runs: adjustment on (which needs auto increment)."""
+    return list(
+        db.session.scalars(
+            select(Customer.pc_id)
+            .where(
+                Customer.auto_license_adjustment.is_(True),
+                Customer.auto_increment.is_(True),
+                Customer.partner_center_sync.is_(True),
+            )
+            .order_by(Customer.pc_id)
+        )
+    )
+
+
+def plan_for(customer: Customer, now: datetime) -> Plan:
+    """The plan for a customer from the subscriptions as the database holds them now."""
+    subs = db.session.scalars(
+        select(Subscription).where(
+            Subscription.customer_id == customer.id, Subscription.status != "deleted"
+        )
+    ).all()
+    assigned: dict[str, int] = {}
+    for sub in subs:
+        if sub.status == "active" and not sub.is_trial:
+            assigned[sub.offer_id] = assigned.get(sub.offer_id, 0) + sub.assigned
+    changing = set(
+        db.session.scalars(
+            select(Subscription.pc_id)
+            .join(ChangeRequest, ChangeRequest.subscription_id == Subscription.id)
+            .where(
+                ChangeRequest.customer_id == customer.id,
+                ChangeRequest.state.in_(("pending", "running")),
+            )
+        )
+    )
+    return plan_adjustment([licensing.facts_of(s) for s in subs], assigned, now, changing=changing)
+
+
+def preview(customer_pc_id: str, *, pc: PartnerCenterClient | None = None) -> Outcome:
+    """A dry run: re-sync the customer, plan, keep the plan for the preview page."""
+    customer = _customer(customer_pc_id)
+    _fresh(customer, pc)
+    now = utcnow()
+    plan = plan_for(customer, now)
+    run = _new_run(customer, plan, now.date(), dry_run=True)
+    run.state = "previewed"
+    run.finished_at = utcnow()
+    db.session.commit()
+    return _outcome(run)
+
+
+def run(
+    customer_pc_id: str, day: date | None = None, *, pc: PartnerCenterClient | None = None
+) -> Outcome:
+    """The day's real run for one customer: applied at most once (a repeat returns it)."""
+    customer = _customer(customer_pc_id)
+    day = day or utcnow().date()
+    done = db.session.scalar(
+        select(AdjustmentRun).where(AdjustmentRun.run_key == _key(customer, day))
+    )
+    if done is not None:
+        return _outcome(done)
+    if not (customer.auto_license_adjustment and customer.auto_increment):
+        raise AdjustmentError(f"Auto license adjustment is off for {customer.name}.")
+    client = pc or factory.partner_center()
+    try:
+        with locks.customer_lock(customer.pc_id):
+            _fresh(customer, client)
+            now = utcnow()
+            plan = plan_for(customer, now)
+            try:
+                record = _new_run(customer, plan, day, dry_run=False)
+                db.session.commit()
+            except IntegrityError:  # another worker recorded the day's run first
+                db.session.rollback()
+                again = db.session.scalar(
+                    select(AdjustmentRun).where(AdjustmentRun.run_key == _key(customer, day))
+                )
+                assert again is not None
+                return _outcome(again)
+            _apply(customer, record, plan, client)
+    except locks.Busy as busy:
+        raise AdjustmentError(str(busy)) from None
+    finally:
+        if pc is None:
+            client.close()
+    return _outcome(record)
+
+
+def _apply(
+    customer: Customer, record: AdjustmentRun, plan: Plan, client: PartnerCenterClient
+) -> None:
+    """Apply the plan's changes in order through the outbox; a failure stops that offer."""
+    actions = [dict(a) for a in record.plan["actions"]]
+    blocked: set[str] = set()
+    subs = {
+        s.pc_id: s
+        for s in db.session.scalars(
+            select(Subscription).where(Subscription.customer_id == customer.id)
+        )
+    }
+    record.state = "applying"
+    db.session.commit()
+    for index, (action, shown) in enumerate(zip(plan.actions, actions, strict=True)):
+        if not action.changes:
+            continue
+        if action.offer_id in blocked:
+            shown["outcome"] = "skipped: an earlier step for this product failed"
+            record.actions_failed += 1
+            continue
+        params: dict[str, Any] = {}
+        if action.kind is not ActionKind.SUSPEND:
+            params["quantity"] = action.to_quantity
+        change = licensing.system_change(
+            customer,
+            subs[action.subscription_id],
+            _CHANGE_OF[action.kind],
+            params,
+            key=f"adjust-{record.id}-{index}",
+            actor=ACTOR,
+        )
+        result = licensing.apply_change(change.id, pc=client)
+        shown["outcome"] = result.outcome or result.state
+        if result.state == "done":
+            record.actions_applied += 1
+        else:
+            record.actions_failed += 1
+            blocked.add(action.offer_id)
+    record.plan = {**record.plan, "actions": actions}
+    record.state = (
+        "done" if not record.actions_failed else ("partial" if record.actions_applied else "failed")
+    )
+    record.finished_at = utcnow()
+    record.message = f"{record.actions_applied} of {record.actions_total} changes applied" + (
+        f", {record.actions_failed} failed or skipped." if record.actions_failed else "."
+    )
+    audit.record(
+        "adjustment.run",
+        actor=ACTOR,
+        customer_id=customer.id,
+        object_type="adjustment_run",
+        object_id=str(record.id),
+        after={
+            "saving_now": str(record.saving_now),
+            "saving_at_renewal": str(record.saving_at_renewal),
+        },
+        outcome=record.state if record.state != "done" else "ok",
+        message=record.message,
+    )
+    db.session.commit()
+
+
+def history(customer: Customer | None = None, limit: int = 50) -> list[AdjustmentRun]:
+    """Recent runs (and previews), newest first."""
+    query = select(AdjustmentRun).order_by(AdjustmentRun.id.desc()).limit(limit)
+    if customer is not None:
+        query = query.where(AdjustmentRun.customer_id == customer.id)
+    return list(db.session.scalars(query))
+
+
+def _new_run(customer: Customer, plan: Plan, day: date, *, dry_run: bool) -> AdjustmentRun:
+    record = AdjustmentRun(
+        customer_id=customer.id,
+        day=day,
+        dry_run=dry_run,
+        run_key=None if dry_run else _key(customer, day),
+        state="planned",
+        plan=plan.as_dict(),
+        saving_now=plan.saving_now.quantize(Decimal("0.01")),
+        saving_at_renewal=plan.saving_at_renewal.quantize(Decimal("0.01")),
+        actions_total=len(plan.changes),
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def _fresh(customer: Customer, pc: PartnerCenterClient | None) -> None:
+    """Plans are made from fresh Partner Center data, never from a stale cache."""
+    report = sync.sync_customer(customer.pc_id, pc=pc)
+    if report.failed:
+        raise AdjustmentError(next(iter(report.failed.values())))
+
+
+def _customer(customer_pc_id: str) -> Customer:
+    customer: Customer | None = db.session.scalar(
+        select(Customer).where(Customer.pc_id == customer_pc_id)
+    )
+    if customer is None:
+        raise AdjustmentError(f"No customer with id {customer_pc_id!r}.")
+    return customer
+
+
+def _key(customer: Customer, day: date) -> str:
+    return f"{customer.pc_id}-{day.isoformat()}"
+
+
+def _outcome(record: AdjustmentRun) -> Outcome:
+    return Outcome(
+        customer=record.customer.pc_id,
+        run_id=record.id,
+        state=record.state,
+        dry_run=record.dry_run,
+        saving_now=record.saving_now,
+        saving_at_renewal=record.saving_at_renewal,
+        actions=list(record.plan.get("actions", [])),
+        message=record.message,
+    )
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """One line of the all-customers preview page."""
+
+    customer: Customer
+    latest_preview: AdjustmentRun | None
+    latest_run: AdjustmentRun | None
+
+
+def overview(customers: list[Customer]) -> list[CustomerSummary]:
+    """The latest preview and real run of each customer, in two queries."""
+    ids = [c.id for c in customers]
+    latest: dict[tuple[int, bool], AdjustmentRun] = {}
+    if ids:
+        newest = (
+            select(
+                AdjustmentRun.customer_id,
+                AdjustmentRun.dry_run,
+                func.max(AdjustmentRun.id).label("id"),
+            )
+            .where(AdjustmentRun.customer_id.in_(ids))
+            .group_by(AdjustmentRun.customer_id, AdjustmentRun.dry_run)
+            .subquery()
+        )
+        for run_row in db.session.scalars(
+            select(AdjustmentRun).join(newest, AdjustmentRun.id == newest.c.id)
+        ):
+            latest[(run_row.customer_id, run_row.dry_run)] = run_row
+    return [
+        CustomerSummary(c, latest.get((c.id, True)), latest.get((c.id, False))) for c in customers
+    ]

@@ -1,0 +1,214 @@
+"""The partner console's customer list: search, filters, seats and cost, one page at a time.
+
+Seats and monthly cost are summed by the database (GROUP BY over active subscriptions), so
+a page costs the same few queries whether there are ten customers or ten thousand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from math import ceil
+
+from sqlalchemy import Select, func, select
+
+from app.extensions import db
+from app.models import Customer, Reseller, StaffRole, Subscription, User
+from app.services.access import companies_query
+
+PER_PAGE = 50
+DIRECT = "direct"  # the reseller filter's value for customers without a reseller
+SYNC_STATES = {"ok": "Synced", "error": "Sync failed", "never": "Never synced"}
+PORTAL_STATES = {"on": "Portal on", "off": "Portal off"}
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """What the list is narrowed to; empty values mean 'any'."""
+
+    search: str = ""
+    reseller: str = ""  # a reseller's Partner Center id, DIRECT, or "" for any
+    sync: str = ""  # a key of SYNC_STATES, or ""
+    portal: str = ""  # a key of PORTAL_STATES, or ""
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> CustomerFilter:
+        """Read the filter from query-string values, dropping values that mean nothing."""
+        sync = args.get("sync", "")
+        portal = args.get("portal", "")
+        return cls(
+            search=args.get("q", "").strip()[:200],
+            reseller=args.get("reseller", "").strip()[:64],
+            sync=sync if sync in SYNC_STATES else "",
+            portal=portal if portal in PORTAL_STATES else "",
+        )
+
+    def as_args(self) -> dict[str, str]:
+        """The non-empty filter values, as query-string arguments (for paging links)."""
+        values = {
+            "q": self.search,
+            "reseller": self.reseller,
+            "sync": self.sync,
+            "portal": self.portal,
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """One line of the list."""
+
+    pc_id: str
+    name: str
+    domain: str | None
+    reseller: str | None
+    last_synced_at: datetime | None
+    last_sync_error: str | None
+    self_service: bool
+    seats: int
+    monthly_cost: Decimal
+
+    @property
+    def sync_state(self) -> str:
+        """ok, error or never (the keys of SYNC_STATES)."""
+        if self.last_sync_error:
+            return "error"
+        return "ok" if self.last_synced_at else "never"
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """One page of the list and where it sits among the others."""
+
+    rows: list[CustomerRow]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+    @property
+    def first_index(self) -> int:
+        """The 1-based position of the first row shown (0 when there is none)."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        """The 1-based position of the last row shown."""
+        return (self.page - 1) * self.per_page + len(self.rows)
+
+
+def list_customers(
+    user: User, filters: CustomerFilter, page: int = 1, per_page: int = PER_PAGE
+) -> CustomerPage:
+    """The customers `user` may manage, filtered, with their seats and cost: one page."""
+    query = _filtered(companies_query(user), filters)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = total or 0
+    pages = max(ceil(total / per_page), 1)
+    page = min(max(page, 1), pages)
+
+    active = (
+        select(
+            Subscription.customer_id.label("customer_id"),
+            func.sum(Subscription.quantity).label("seats"),
+            func.sum(Subscription.quantity * Subscription.unit_price).label("cost"),
+        )
+        .where(Subscription.status == "active")
+        .group_by(Subscription.customer_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        query.outerjoin(Reseller, Reseller.id == Customer.reseller_id)
+        .outerjoin(active, active.c.customer_id == Customer.id)
+        .with_only_columns(
+            Customer.pc_id,
+            Customer.name,
+            Customer.domain,
+            Reseller.name,
+            Customer.last_synced_at,
+            Customer.last_sync_error,
+            Customer.self_service,
+            func.coalesce(active.c.seats, 0),
+            func.coalesce(active.c.cost, 0),
+            maintain_column_froms=True,
+        )
+        .order_by(Customer.id)  # after the name: a stable order across pages
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return CustomerPage(
+        rows=[
+            CustomerRow(
+                pc_id=r[0],
+                name=r[1],
+                domain=r[2],
+                reseller=r[3],
+                last_synced_at=r[4],
+                last_sync_error=r[5],
+                self_service=bool(r[6]),
+                seats=int(r[7] or 0),
+                monthly_cost=_money(r[8]),
+            )
+            for r in rows
+        ],
+        total=total,
+        page=page,
+        pages=pages,
+        per_page=per_page,
+    )
+
+
+def reseller_choices(user: User) -> list[tuple[str, str]]:
+    """The resellers a partner admin can filter by (reseller staff see only their own)."""
+    if user.staff_role is not StaffRole.PARTNER_ADMIN:
+        return []
+    return [
+        (pc_id, name)
+        for pc_id, name in db.session.execute(
+            select(Reseller.pc_id, Reseller.name).order_by(Reseller.name)
+        )
+    ]
+
+
+def seats_and_cost(customer: Customer) -> tuple[int, Decimal]:
+    """Seats and monthly cost of one customer's active subscriptions."""
+    seats, cost = db.session.execute(
+        select(
+            func.coalesce(func.sum(Subscription.quantity), 0),
+            func.coalesce(func.sum(Subscription.quantity * Subscription.unit_price), 0),
+        ).where(Subscription.customer_id == customer.id, Subscription.status == "active")
+    ).one()
+    return int(seats), _money(cost)
+
+
+def _money(value: object) -> Decimal:
+    """A database sum (Decimal, float on SQLite, or None) as an amount with two decimals."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def _filtered(query: Select[tuple[Customer]], filters: CustomerFilter) -> Select[tuple[Customer]]:
+    """Apply the search and the filters to the companies query."""
+    if filters.search:
+        query = query.where(
+            Customer.name.icontains(filters.search, autoescape=True)
+            | Customer.domain.icontains(filters.search, autoescape=True)
+            | (Customer.pc_id == filters.search)
+        )
+    if filters.reseller == DIRECT:
+        query = query.where(Customer.reseller_id.is_(None))
+    elif filters.reseller:
+        query = query.where(
+            Customer.reseller_id.in_(select(Reseller.id).where(Reseller.pc_id == filters.reseller))
+        )
+    if filters.sync == "error":
+        query = query.where(Customer.last_sync_error.is_not(None))
+    elif filters.sync == "ok":
+        query = query.where(
+            Customer.last_synced_at.is_not(None), Customer.last_sync_error.is_(None)
+        )
+    elif filters.sync == "never":
+        query = query.where(Customer.last_synced_at.is_(None), Customer.last_sync_error.is_(None))
+    if filters.portal:
+        query = query.where(Customer.self_service.is_(filters.portal == "on"))
+    return query

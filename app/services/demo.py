@@ -1,0 +1,398 @@
+"""Demo data: the partner, its reseller, two customers and the people who sign in.
+
+The customers and subscriptions are written in the emulator's scenario format
+(ARCHITECTURE.md, "Scenario format"): they are loaded into the local Partner Center
+emulator and reach the database through a sync, like a real partner's data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from flask import current_app
+from sqlalchemy import select
+
+from app.domain.roles import Role
+from app.extensions import db
+from app.models import Customer, Membership, Partner, Reseller, StaffRole
+from app.models import User as UserModel
+from app.services import audit, sync
+
+PARTNER = {"name": "Contoso Cloud Partner", "tenant_id": "00000000-0000-4000-8000-0000000000aa"}
+NORTHWIND_TID = "11111111-2222-3333-4444-555555555555"
+CONTOSO_TID = "22222222-3333-4444-5555-666666666666"
+FABRIKAM_TID = "33333333-4444-5555-6666-777777777777"
+
+# Offer ids and Entra SKU ids are those of Microsoft's catalogue (and of the emulator's).
+BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
+EXO1, EXO1_SKU = "CFQ7TTC0LH16:0001", "4b9405b0-7788-4568-add1-99614e613b69"
+COPILOT, COPILOT_SKU = "CFQ7TTC0MM8R:0001", "639dec6b-bb19-468b-871c-c5c441c4b0cb"
+TEAMS, TEAMS_SKU = "CFQ7TTC0RM8K:0001", "989a1621-93bc-4be0-835c-fe30171d6463"
+BS, BS_SKU = "CFQ7TTC0LDPB:0001", "f245ecc8-75af-4f8e-b61f-27d8114de5f3"
+BB, BB_SKU = "CFQ7TTC0LHSV:0001", "3b555118-da6a-4418-894f-7df1e2096870"
+VISIO, VISIO_SKU = "CFQ7TTC0HD33:0002", "c5928f49-12ba-48f7-ada3-0d743a3601d5"
+MDE1, MDE1_SKU = "CFQ7TTC0LLQ7:0001", "16a55f2f-ff35-4cd5-9146-fb784e3761a5"
+PROJECT, PROJECT_SKU = "CFQ7TTC0HDB0:0002", "53818b1b-4a27-454b-8896-0dba576410e6"
+# A legacy (pre-NCE) offer: its id is a GUID and it is not in the new-commerce catalogue.
+E1_LEGACY, E1_SKU = "91FD106F-4B2C-4938-95AC-F54F74E9A239", "18181a46-0d4e-45cd-891e-60aabd171b4e"
+
+
+def _sub(
+    sub_id: str, offer: str, sku: str, name: str, term: str, cycle: str, created: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": sub_id,
+        "offer_id": offer,
+        "sku_id": sku,
+        "offer_name": name,
+        "term": term,
+        "billing_cycle": cycle,
+        "created": created,
+        "term_start": created,
+        **extra,
+    }
+
+
+SCENARIO: dict[str, Any] = {
+    "resellers": [
+        {
+            "id": "res-fabrikam",
+            "name": "Fabrikam IT",
+            "mpn_id": "1234567",
+            "relationship": "authorised",
+        },
+    ],
+    "customers": [
+        {
+            "id": "cust-northwind",
+            "name": "Northwind Traders",
+            "domain": "northwind.example",
+            "tenant_id": NORTHWIND_TID,
+            "reseller_id": "res-fabrikam",
+            "users": [
+                {
+                    "id": "u-ann",
+                    "upn": "ann@northwind.example",
+                    "name": "Ann Lee",
+                    "licenses": [BP_SKU],
+                },
+                {
+                    "id": "u-vic",
+                    "upn": "vic@northwind.example",
+                    "name": "Vic Viewer",
+                    "licenses": [BP_SKU],
+                },
+                {
+                    "id": "u-max",
+                    "upn": "max@northwind.example",
+                    "name": "Max Multi",
+                    "licenses": [E3_SKU, COPILOT_SKU],
+                },
+            ],
+            "assigned": {
+                BP_SKU: 7,
+                E3_SKU: 7,
+                EXO1_SKU: 12,
+                COPILOT_SKU: 4,
+                TEAMS_SKU: 4,
+                E1_SKU: 15,
+            },
+            "subscriptions": [
+                _sub(
+                    "sub-nw-bp",
+                    BP,
+                    BP_SKU,
+                    "Microsoft 365 Business Premium",
+                    "P1Y",
+                    "monthly",
+                    "-40d",
+                    tranches=[{"quantity": 10, "added": "-40d"}, {"quantity": 2, "added": "-3d"}],
+                ),
+                _sub(
+                    "sub-nw-e3-a",
+                    E3,
+                    E3_SKU,
+                    "Microsoft 365 E3",
+                    "P1Y",
+                    "annual",
+                    "-200d",
+                    quantity=5,
+                ),
+                _sub(
+                    "sub-nw-e3-b",
+                    E3,
+                    E3_SKU,
+                    "Microsoft 365 E3",
+                    "P1M",
+                    "monthly",
+                    "-20d",
+                    quantity=5,
+                ),
+                _sub(
+                    "sub-nw-exo1",
+                    EXO1,
+                    EXO1_SKU,
+                    "Exchange Online (Plan 1)",
+                    "P1M",
+                    "monthly",
+                    "-2d",
+                    quantity=20,
+                ),
+                _sub(
+                    "sub-nw-copilot",
+                    COPILOT,
+                    COPILOT_SKU,
+                    "Microsoft 365 Copilot",
+                    "P1Y",
+                    "annual",
+                    "-90d",
+                    quantity=5,
+                ),
+                _sub(
+                    "sub-nw-teams-trial",
+                    TEAMS,
+                    TEAMS_SKU,
+                    "Microsoft Teams Premium",
+                    "P1M",
+                    "monthly",
+                    "-5d",
+                    quantity=25,
+                    trial=True,
+                ),
+                _sub(
+                    "sub-nw-o365e1",
+                    E1_LEGACY,
+                    E1_SKU,
+                    "Office 365 E1",
+                    "P1M",
+                    "monthly",
+                    "-700d",
+                    quantity=15,
+                    nce=False,
+                    term_start="-10d",
+                ),
+            ],
+        },
+        {
+            "id": "cust-contoso",
+            "name": "Contoso Ltd",
+            "domain": "contoso.example",
+            "tenant_id": CONTOSO_TID,
+            "users": [
+                {
+                    "id": "u-ada",
+                    "upn": "ada@contoso.example",
+                    "name": "Ada Admin",
+                    "licenses": [BS_SKU, PROJECT_SKU],
+                },
+            ],
+            "assigned": {BS_SKU: 27, MDE1_SKU: 41, PROJECT_SKU: 3},
+            "subscriptions": [
+                _sub(
+                    "sub-co-bs",
+                    BS,
+                    BS_SKU,
+                    "Microsoft 365 Business Standard",
+                    "P1Y",
+                    "monthly",
+                    "-120d",
+                    quantity=30,
+                ),
+                _sub(
+                    "sub-co-bb",
+                    BB,
+                    BB_SKU,
+                    "Microsoft 365 Business Basic",
+                    "P1M",
+                    "monthly",
+                    "-15d",
+                    quantity=10,
+                ),
+                _sub(
+                    "sub-co-visio",
+                    VISIO,
+                    VISIO_SKU,
+                    "Visio Plan 2",
+                    "P1Y",
+                    "annual",
+                    "-150d",
+                    quantity=3,
+                    status="suspended",
+                    auto_renew=False,
+                ),
+                _sub(
+                    "sub-co-mde1",
+                    MDE1,
+                    MDE1_SKU,
+                    "Microsoft Defender for Endpoint P1",
+                    "P1Y",
+                    "annual",
+                    "-60d",
+                    tranches=[{"quantity": 45, "added": "-60d"}, {"quantity": 5, "added": "-1d"}],
+                ),
+                _sub(
+                    "sub-co-project3",
+                    PROJECT,
+                    PROJECT_SKU,
+                    "Project Plan 3",
+                    "P3Y",
+                    "annual",
+                    "-400d",
+                    quantity=4,
+                ),
+            ],
+        },
+    ],
+}
+
+# People of the demo: what to type at the local sign-in form, and their claims.
+IDENTITIES: list[dict[str, Any]] = [
+    {
+        "sub": "pat@partner.example",
+        "name": "Pat Partner",
+        "tid": PARTNER["tenant_id"],
+        "oid": "a0000000-0000-4000-8000-000000000001",
+        "staff": StaffRole.PARTNER_ADMIN,
+        "summary": "Partner admin on all customers",
+    },
+    {
+        "sub": "rita@fabrikam.example",
+        "name": "Rita Reseller",
+        "tid": FABRIKAM_TID,
+        "oid": "a0000000-0000-4000-8000-000000000002",
+        "staff": StaffRole.RESELLER_ADMIN,
+        "reseller": "res-fabrikam",
+        "summary": "Reseller admin on the customers of Fabrikam IT",
+    },
+    {
+        "sub": "ann@northwind.example",
+        "name": "Ann Lee",
+        "tid": NORTHWIND_TID,
+        "oid": "a0000000-0000-4000-8000-000000000003",
+        "grants": [("cust-northwind", Role.MODIFY)],
+        "summary": "Modify on Northwind Traders",
+    },
+    {
+        "sub": "vic@northwind.example",
+        "name": "Vic Viewer",
+        "tid": NORTHWIND_TID,
+        "oid": "a0000000-0000-4000-8000-000000000004",
+        "grants": [("cust-northwind", Role.VIEW)],
+        "summary": "View on Northwind Traders",
+    },
+    {
+        "sub": "ada@contoso.example",
+        "name": "Ada Admin",
+        "tid": CONTOSO_TID,
+        "oid": "a0000000-0000-4000-8000-000000000005",
+        "grants": [("cust-contoso", Role.ADMIN)],
+        "summary": "Admin on Contoso Ltd",
+    },
+    {
+        "sub": "max@northwind.example",
+        "name": "Max Multi",
+        "tid": NORTHWIND_TID,
+        "oid": "a0000000-0000-4000-8000-000000000006",
+        "xms_edov": True,
+        "grants": [("cust-northwind", Role.ADMIN), ("cust-contoso", Role.ADMIN)],
+        "summary": "Admin on Northwind Traders and Contoso Ltd",
+    },
+]
+
+
+def provider_claims(identity: dict[str, Any]) -> dict[str, Any]:
+    """The ID-token claims the local sign-in provider issues for a demo identity."""
+    claims = {
+        "tid": identity["tid"],
+        "oid": identity["oid"],
+        "name": identity["name"],
+        "email": identity["sub"],
+        "preferred_username": identity["sub"],
+    }
+    if identity.get("xms_edov"):
+        claims["xms_edov"] = True
+    return claims
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be loaded (for instance, no local emulator to load it into)."""
+
+
+def seed_demo() -> dict[str, int]:
+    """Load the demo into the local Partner Center emulator, sync it, and add the people.
+
+    Safe to run twice: the scenario is loaded only into an emulator that lacks it, the sync
+    is idempotent, and people are added once.
+    """
+    base = current_app.config["PARTNER_CENTER_URL"].rstrip("/")
+    if "microsoft.com" in base:
+        raise DemoError("seed-demo loads data into the local emulator, not into Microsoft.")
+    try:
+        state = httpx.get(f"{base}/_emulator/state", params={"requests": "0"}, timeout=30)
+        known = {c["id"] for c in state.json().get("customers", [])}
+        if not {c["id"] for c in SCENARIO["customers"]} <= known:
+            httpx.post(f"{base}/_emulator/scenario", json=SCENARIO, timeout=30).raise_for_status()
+    except httpx.HTTPError as error:
+        raise DemoError(
+            f"The Partner Center emulator at {base} is not reachable: {error}"
+        ) from None
+    partner = db.session.scalar(select(Partner))
+    if partner is None:
+        db.session.add(Partner(**PARTNER))
+        db.session.commit()
+    report = sync.sync_all()
+    if report.failed:
+        raise DemoError(f"The demo sync failed: {report.failed}")
+    resellers = {r.pc_id: r for r in db.session.scalars(select(Reseller))}
+    customers = {c.pc_id: c for c in db.session.scalars(select(Customer))}
+    people = 0
+    for identity in IDENTITIES:
+        people += _person(identity, resellers, customers)
+    for data in SCENARIO["customers"]:
+        customers[data["id"]].self_service = True
+    audit.record("demo.seeded", actor="seed-demo", after={"people": people})
+    db.session.commit()
+    return {
+        "customers": report.customers_created,
+        "subscriptions": report.subscriptions_created,
+        "people": people,
+    }
+
+
+def _person(
+    identity: dict[str, Any], resellers: dict[str, Reseller], customers: dict[str, Customer]
+) -> int:
+    """Staff are created as users; end users get invitations bound at their first sign-in."""
+    created = 0
+    if identity.get("staff"):
+        user = db.session.scalar(
+            select(UserModel).where(
+                UserModel.tid == identity["tid"], UserModel.oid == identity["oid"]
+            )
+        )
+        if user is None:
+            reseller = resellers.get(identity.get("reseller", ""))
+            db.session.add(
+                UserModel(
+                    tid=identity["tid"],
+                    oid=identity["oid"],
+                    email=identity["sub"],
+                    name=identity["name"],
+                    staff_role=identity["staff"],
+                    reseller_id=reseller.id if reseller else None,
+                )
+            )
+            created = 1
+    for customer_id, role in identity.get("grants", []):
+        customer = customers[customer_id]
+        exists = db.session.scalar(
+            select(Membership).where(
+                Membership.customer_id == customer.id, Membership.email == identity["sub"]
+            )
+        )
+        if exists is None:
+            db.session.add(Membership(customer_id=customer.id, email=identity["sub"], role=role))
+            created = 1
+    return created

@@ -1,0 +1,604 @@
+"""Changing subscriptions: request (validate + outbox + audit + enqueue) and apply (job).
+
+The spine of the product (ARCHITECTURE.md, "Data flow of a quantity change"): the web
+asks `request_change`, which checks the rule against what we know, writes a ChangeRequest
+and its audit event in one transaction and enqueues `jobs.provisioning.apply_change`.
+The job calls `apply_change`, which re-reads the subscription from Partner Center,
+checks the rule again on fresh data, PATCHes the whole object with If-Match and the
+request's own MS-RequestId, and records the outcome. Running it twice is safe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.domain import nce
+from app.domain.decision import Decision, RuleViolation
+from app.domain.roles import Role
+from app.extensions import db
+from app.models import ChangeRequest, Customer, Subscription, User
+from app.models._types import utcnow
+from app.services import audit, sync
+from app.services.microsoft import factory
+from app.services.microsoft.http import EtagMismatch, MicrosoftError
+from app.services.microsoft.partner_center import PartnerCenterClient, PcSubscription
+
+
+@dataclass(frozen=True)
+class ChangeKind:
+    """One kind of change: who may ask for it, its rule, its PATCH and how to describe it."""
+
+    need: Role
+    decide: Callable[[nce.SubscriptionFacts, dict[str, Any], datetime], Decision]
+    patch: Callable[[PcSubscription, dict[str, Any]], dict[str, Any]]
+    done: Callable[[PcSubscription, dict[str, Any]], bool]
+    summary: Callable[[Subscription, dict[str, Any]], str]
+
+
+def _schedule_patch(pc: PcSubscription, params: dict[str, Any]) -> dict[str, Any]:
+    instructions = {
+        "product": {
+            "productId": pc.product_id,
+            "skuId": pc.sku,
+            "billingCycle": pc.billing_cycle,
+            "termDuration": pc.term_duration,
+        },
+        "quantity": params["quantity"],
+    }
+    return {"scheduledNextTermInstructions": instructions}
+
+
+KINDS: dict[str, ChangeKind] = {
+    "quantity": ChangeKind(
+        Role.MODIFY,
+        lambda f, p, now: nce.check_quantity_change(f, p["quantity"], now),
+        lambda pc, p: {"quantity": p["quantity"]},
+        lambda pc, p: pc.quantity == p["quantity"],
+        lambda s, p: f"Change seats from {s.quantity} to {p['quantity']}",
+    ),
+    "schedule_quantity": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: nce.check_schedule_renewal_change(f, p["quantity"], now),
+        _schedule_patch,
+        lambda pc, p: pc.scheduled_quantity == p["quantity"],
+        lambda s, p: f"Renew with {p['quantity']} seats on the renewal date",
+    ),
+    "remove_schedule": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: nce.check_remove_scheduled_changes(f, now),
+        lambda pc, p: {"scheduledNextTermInstructions": None},
+        lambda pc, p: not pc.raw.get("scheduledNextTermInstructions"),
+        lambda s, p: "Remove the changes scheduled for renewal",
+    ),
+    "suspend": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: nce.check_suspend(f, now),
+        lambda pc, p: {"status": "suspended", "autoRenewEnabled": False},
+        lambda pc, p: pc.status == "suspended",
+        lambda s, p: "Suspend the subscription",
+    ),
+    "resume": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: nce.check_resume(f, now),
+        lambda pc, p: {"status": "active"},
+        lambda pc, p: pc.status == "active",
+        lambda s, p: "Resume the subscription",
+    ),
+    "cancel": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: nce.check_cancel(f, now),
+        lambda pc, p: {"status": "deleted", "autoRenewEnabled": False},
+        lambda pc, p: pc.status == "deleted",
+        lambda s, p: "Cancel the subscription",
+    ),
+    "auto_renew": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: nce.check_auto_renew(f, p["enable"], now),
+        lambda pc, p: {"autoRenewEnabled": p["enable"]},
+        lambda pc, p: pc.auto_renew == p["enable"],
+        lambda s, p: f"Turn auto-renew {'on' if p['enable'] else 'off'}",
+    ),
+}
+
+
+class ChangeRefused(Exception):
+    """The request cannot be accepted; `message` says why in words a person understands."""
+
+    def __init__(self, message: str, decision: Decision | None = None) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+class StaleForm(ChangeRefused):
+    """The subscription changed since the form was shown."""
+
+
+def facts_of(sub: Subscription) -> nce.SubscriptionFacts:
+    """The plain facts the NCE rules need, from a subscription row."""
+    return nce.SubscriptionFacts(
+        id=sub.pc_id,
+        offer_id=sub.offer_id,
+        quantity=sub.quantity,
+        term_start=sub.term_start,
+        commitment_end=sub.commitment_end,
+        created_at=sub.creation_date,
+        assigned=min(sub.assigned, sub.quantity),
+        status=_status(sub.status),
+        is_nce=sub.is_nce,
+        is_trial=sub.is_trial,
+        auto_renew=sub.auto_renew,
+        tranches=tuple(nce.Tranche(t.quantity, t.added_at) for t in sub.tranches if t.quantity),
+        has_scheduled_changes=sub.scheduled_quantity is not None,
+        scheduled_quantity=sub.scheduled_quantity,
+        update_count=sub.update_count,
+        unit_price=sub.unit_price,
+        term_duration=sub.term_duration if sub.term_duration in ("P1M", "P1Y", "P3Y") else "P1Y",
+        billing_cycle=sub.billing_cycle,
+    )
+
+
+def _status(text: str) -> nce.Status:
+    try:
+        return nce.Status(text)
+    except ValueError:
+        return nce.Status.NONE
+
+
+def open_change(sub: Subscription) -> ChangeRequest | None:
+    """The change being applied to this subscription, if any."""
+    return db.session.scalar(
+        select(ChangeRequest)
+        .where(
+            ChangeRequest.subscription_id == sub.id, ChangeRequest.state.in_(("pending", "running"))
+        )
+        .order_by(ChangeRequest.id.desc())
+        .limit(1)
+    )
+
+
+def request_change(
+    user: User,
+    role: Role,
+    customer: Customer,
+    subscription_pc_id: str,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    idempotency_key: str,
+    version: int | None,
+    now: datetime | None = None,
+) -> ChangeRequest:
+    """Accept a change for the worker, or refuse it with the reason (nothing is written
+    but the audit of the refusal). The same idempotency key returns the same request."""
+    now = now or utcnow()
+    existing: ChangeRequest | None = db.session.scalar(
+        select(ChangeRequest).where(ChangeRequest.idempotency_key == idempotency_key)
+    )
+    if existing is not None and existing.customer_id == customer.id:
+        return existing
+    spec = KINDS[kind]
+    sub = _subscription(customer, subscription_pc_id)
+    if role < spec.need:
+        raise ChangeRefused(f"Your role ({role.label}) cannot do this; {spec.need.label} can.")
+    if version is not None and sub.version != version:
+        raise StaleForm(
+            "Someone else changed this subscription in the meantime. "
+            "Here it is as it is now; check it and try again."
+        )
+    if open_change(sub) is not None:
+        raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
+    decision = spec.decide(facts_of(sub), params, now)
+    if not decision.allowed:
+        audit.record(
+            f"change.{kind}",
+            actor=user,
+            customer_id=customer.id,
+            object_type="subscription",
+            object_id=sub.pc_id,
+            after=dict(params),
+            outcome="refused",
+            message=decision.reason,
+        )
+        db.session.commit()
+        raise ChangeRefused(decision.reason, decision)
+    change = ChangeRequest(
+        customer_id=customer.id,
+        subscription_id=sub.id,
+        requested_by_id=user.id,
+        requested_by=user.email or user.name,
+        kind=kind,
+        params=dict(params),
+        idempotency_key=idempotency_key,
+        request_id=str(uuid.uuid4()),
+        state="pending",
+        summary=spec.summary(sub, params),
+    )
+    db.session.add(change)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same form submitted twice at once: one change
+        db.session.rollback()
+        again: ChangeRequest | None = db.session.scalar(
+            select(ChangeRequest).where(ChangeRequest.idempotency_key == idempotency_key)
+        )
+        if again is None:
+            raise
+        return again
+    _audit_requested(change, sub, user)
+    db.session.commit()
+    enqueue_change(change)
+    return change
+
+
+def system_change(
+    customer: Customer,
+    sub: Subscription,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    key: str,
+    actor: str,
+) -> ChangeRequest:
+    """A change asked by a job (the reconciliation): the same outbox row and audit as a
+    person's, applied by the caller with `apply_change`. The same key returns the same row."""
+    existing: ChangeRequest | None = db.session.scalar(
+        select(ChangeRequest).where(ChangeRequest.idempotency_key == key)
+    )
+    if existing is not None:
+        return existing
+    change = ChangeRequest(
+        customer_id=customer.id,
+        subscription_id=sub.id,
+        requested_by_id=None,
+        requested_by=actor,
+        kind=kind,
+        params=dict(params),
+        idempotency_key=key,
+        request_id=str(uuid.uuid4()),
+        state="pending",
+        summary=KINDS[kind].summary(sub, params),
+    )
+    db.session.add(change)
+    db.session.flush()
+    _audit_requested(change, sub, actor)
+    db.session.commit()
+    return change
+
+
+def _audit_requested(change: ChangeRequest, sub: Subscription, actor: User | str) -> None:
+    """The audit event of an accepted change, written with its outbox row."""
+    audit.record(
+        f"change.{change.kind}",
+        actor=actor,
+        customer_id=change.customer_id,
+        object_type="subscription",
+        object_id=sub.pc_id,
+        before=_snapshot(sub),
+        after=dict(change.params),
+        outcome="requested",
+        message=change.summary,
+    )
+
+
+def enqueue_change(change: ChangeRequest) -> None:
+    """Hand the change to a worker; if the queue is down, say so and change nothing."""
+    from app.queue import enqueue
+    from jobs.provisioning import apply_change
+
+    try:
+        enqueue(apply_change, change.id, job_id=f"change-{change.id}-{uuid.uuid4().hex[:8]}")
+    except Exception as error:  # Redis unreachable: the request must not hang forever
+        current_app.logger.exception("could not enqueue change %s", change.id)
+        _finish(
+            change,
+            "failed",
+            f"The change could not be queued ({type(error).__name__}); "
+            "nothing was changed. Try again.",
+        )
+        db.session.commit()
+
+
+def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
+    """Apply an accepted change at Partner Center and record the outcome (safe to repeat)."""
+    change = db.session.get(ChangeRequest, change_id)
+    if change is None:
+        raise LookupError(f"no change request {change_id}")
+    if not change.is_open:
+        return change
+    change.state = "running"
+    change.attempts += 1
+    db.session.commit()
+    if change.kind in ("assign", "unassign"):
+        return _apply_assignment(change, pc)
+    spec = KINDS[change.kind]
+    sub = change.subscription
+    customer = db.session.get(Customer, change.customer_id)
+    assert customer is not None
+    client = pc or factory.partner_center()
+    before = _snapshot(sub)
+    try:
+        fresh = client.subscription(customer.pc_id, sub.pc_id)
+        if spec.done(fresh, change.params):
+            # Already applied (a retried job whose first run got that far): just record it.
+            sync.refresh_subscription(sub, fresh)
+            _finish(change, "done", _done_text(change, sub))
+        else:
+            sync.refresh_subscription(sub, fresh)
+            sync.reallocate_assigned(customer.id, sub.sku_id)
+            db.session.commit()  # never hold a database write lock across a Microsoft call
+            decision = spec.decide(facts_of(sub), change.params, utcnow())
+            decision.require()
+            client.update_subscription(
+                customer.pc_id,
+                sub.pc_id,
+                spec.patch(fresh, change.params),
+                request_id=change.request_id,
+                current=fresh,
+            )
+            sync.refresh_subscription(sub, client.subscription(customer.pc_id, sub.pc_id))
+            sync.reallocate_assigned(customer.id, sub.sku_id)
+            sub.update_count += 1
+            _finish(change, "done", _done_text(change, sub))
+    except RuleViolation as violation:
+        db.session.rollback()
+        _finish(change, "failed", violation.decision.reason)
+    except EtagMismatch:
+        db.session.rollback()
+        _finish(
+            change,
+            "failed",
+            "The subscription changed at Microsoft while this was being "
+            "applied; nothing was changed. Check the new figures and try again.",
+        )
+    except MicrosoftError as error:
+        db.session.rollback()
+        _finish(change, "failed", _microsoft_text(error))
+    finally:
+        if pc is None:
+            client.close()
+    audit.record(
+        f"change.{change.kind}",
+        actor=f"job:change-{change.id}",
+        customer_id=customer.id,
+        object_type="subscription",
+        object_id=sub.pc_id,
+        before=before,
+        after=_snapshot(sub),
+        outcome=change.state,
+        message=change.outcome,
+    )
+    db.session.commit()
+    return change
+
+
+def _apply_assignment(change: ChangeRequest, pc: PartnerCenterClient | None) -> ChangeRequest:
+    """Assignments buy on Partner Center and assign on Graph (app.services.people)."""
+    from app.services import people
+
+    client = pc or factory.partner_center()
+    try:
+        people.apply_assignment(change, client)
+    finally:
+        if pc is None:
+            client.close()
+    audit.record(
+        f"license.{change.kind}",
+        actor=f"job:change-{change.id}",
+        customer_id=change.customer_id,
+        object_type="directory_user",
+        object_id=str(change.params.get("directory_user_id")),
+        after={"sku": change.params.get("sku_id"), "bought": change.params.get("bought", False)},
+        outcome=change.state,
+        message=change.outcome,
+    )
+    db.session.commit()
+    return change
+
+
+def _finish(change: ChangeRequest, state: str, outcome: str) -> None:
+    change.state = state
+    change.outcome = outcome
+    change.finished_at = utcnow()
+
+
+def _done_text(change: ChangeRequest, sub: Subscription) -> str:
+    params = change.params
+    texts = {
+        "quantity": f"Done: {sub.quantity} seats.",
+        "schedule_quantity": f"Done: renews with {params.get('quantity')} seats.",
+        "remove_schedule": "Done: nothing is scheduled for renewal any more.",
+        "suspend": "Done: suspended. Auto-renew is off; turn it on again after resuming.",
+        "resume": "Done: active again. Auto-renew stays off until you turn it on.",
+        "cancel": "Done: cancelled.",
+        "auto_renew": f"Done: auto-renew is {'on' if sub.auto_renew else 'off'}.",
+    }
+    return texts[change.kind]
+
+
+def _microsoft_text(error: MicrosoftError) -> str:
+    if error.status == 409:
+        return (
+            "Microsoft is renewing this subscription right now; nothing was changed. "
+            "Try again in a few minutes."
+        )
+    if error.status == 429:
+        return "Microsoft is busy (too many requests); nothing was changed. Try again shortly."
+    return (
+        f"Microsoft refused the change: {error}"
+        if error.status and error.status < 500
+        else (f"Microsoft could not be reached reliably ({error}). Nothing was changed; try again.")
+    )
+
+
+def _snapshot(sub: Subscription) -> dict[str, Any]:
+    return {
+        "quantity": sub.quantity,
+        "status": sub.status,
+        "auto_renew": sub.auto_renew,
+        "scheduled_quantity": sub.scheduled_quantity,
+    }
+
+
+def _subscription(customer: Customer, subscription_pc_id: str) -> Subscription:
+    sub: Subscription | None = db.session.scalar(
+        select(Subscription).where(
+            Subscription.customer_id == customer.id, Subscription.pc_id == subscription_pc_id
+        )
+    )
+    if sub is None:
+        raise LookupError(subscription_pc_id)
+    return sub
+
+
+@dataclass(frozen=True)
+class RowView:
+    """What the license page shows and offers for one subscription, for one person."""
+
+    sub: Subscription
+    facts: nce.SubscriptionFacts
+    role: Role
+    change: ChangeRequest | None
+    reducible_text: str
+    limits: nce.QuantityLimits
+    can_modify: bool
+    can_admin: bool
+    cancel: Decision
+    suspend: Decision
+    resume: Decision
+    auto_renew: Decision
+    schedule: Decision
+
+    @property
+    def pending(self) -> bool:
+        """A change is being applied: the row shows it and polls."""
+        return self.change is not None and self.change.is_open
+
+
+def describe(
+    sub: Subscription,
+    role: Role,
+    *,
+    change: ChangeRequest | None = None,
+    now: datetime | None = None,
+) -> RowView:
+    """Everything the row needs: the rules decide what is offered (the same rules refuse)."""
+    now = now or utcnow()
+    facts = facts_of(sub)
+    limits = nce.quantity_limits(facts, now)
+    return RowView(
+        sub=sub,
+        facts=facts,
+        role=role,
+        change=change,
+        reducible_text=nce.describe_reducible(facts, now)
+        if facts.status is nce.Status.ACTIVE
+        else "",
+        limits=limits,
+        can_modify=role >= Role.MODIFY and limits.can_increase,
+        can_admin=role >= Role.ADMIN,
+        cancel=nce.check_cancel(facts, now),
+        suspend=nce.check_suspend(facts, now),
+        resume=nce.check_resume(facts, now),
+        auto_renew=nce.check_auto_renew(facts, not facts.auto_renew, now),
+        schedule=nce.check_schedule_renewal_change(
+            facts, max(limits.floor, facts.quantity - 1), now
+        ),
+    )
+
+
+def license_rows(customer: Customer, role: Role) -> list[RowView]:
+    """The license page of a company: its subscriptions with open changes, in 3 queries."""
+    from sqlalchemy.orm import selectinload
+
+    subs = db.session.scalars(
+        select(Subscription)
+        .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
+        .options(selectinload(Subscription.tranches))
+        .order_by(Subscription.offer_name, Subscription.creation_date)
+    ).all()
+    open_changes = {
+        c.subscription_id: c
+        for c in db.session.scalars(
+            select(ChangeRequest).where(
+                ChangeRequest.customer_id == customer.id,
+                ChangeRequest.state.in_(("pending", "running")),
+            )
+        )
+    }
+    now = utcnow()
+    return [describe(s, role, change=open_changes.get(s.id), now=now) for s in subs]
+
+
+def row(
+    customer: Customer, role: Role, subscription_pc_id: str, change_id: int | None = None
+) -> RowView:
+    """One row; with `change_id`, the outcome of that change is shown (after polling)."""
+    sub = _subscription(customer, subscription_pc_id)
+    change = open_change(sub)
+    if change is None and change_id is not None:
+        shown = db.session.get(ChangeRequest, change_id)
+        change = shown if shown is not None and shown.subscription_id == sub.id else None
+    return describe(sub, role, change=change)
+
+
+def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> ChangeRequest:
+    """Try a failed change again (a new request id: the failed call is not replayed)."""
+    change = db.session.get(ChangeRequest, change_id)
+    if change is None or change.customer_id != customer.id:
+        raise LookupError(change_id)
+    need = KINDS[change.kind].need if change.kind in KINDS else Role.ADMIN
+    if role < need:
+        raise ChangeRefused(f"Your role ({role.label}) cannot do this.")
+    if change.state != "failed":
+        return change
+    if open_change(change.subscription) is not None:
+        raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
+    change.state, change.outcome, change.finished_at = "pending", None, None
+    change.request_id = str(uuid.uuid4())
+    audit.record(
+        f"change.{change.kind}",
+        actor=user,
+        customer_id=customer.id,
+        object_type="subscription",
+        object_id=change.subscription.pc_id,
+        after=dict(change.params),
+        outcome="retried",
+        message=change.summary,
+    )
+    db.session.commit()
+    enqueue_change(change)
+    return change
+
+
+def requeue_stuck_changes(older_than: timedelta = timedelta(minutes=5)) -> list[int]:
+    """Hand changes left open by a dead worker to a worker again (the outbox is the truth:
+    a worker killed mid-job leaves its job "started" in RQ, and nothing else retries it).
+    Applying is safe to repeat: the request id and the already-applied check see to it."""
+    cutoff = utcnow() - older_than
+    stuck = db.session.scalars(
+        select(ChangeRequest).where(
+            ChangeRequest.state.in_(("pending", "running")), ChangeRequest.created_at <= cutoff
+        )
+    ).all()
+    for change in stuck:
+        audit.record(
+            f"change.{change.kind}",
+            actor="job:requeue",
+            customer_id=change.customer_id,
+            object_type="subscription",
+            object_id=change.subscription.pc_id,
+            outcome="requeued",
+            message=f"Still {change.state}; handed to a worker again.",
+        )
+    db.session.commit()
+    for change in stuck:
+        enqueue_change(change)
+    return [change.id for change in stuck]

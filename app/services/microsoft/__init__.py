@@ -1,0 +1,1 @@
+"""Typed HTTP clients for Partner Center and Microsoft Graph (production and the emulator)."""

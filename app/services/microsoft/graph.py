@@ -1,0 +1,132 @@
+"""Microsoft Graph client (`/v1.0/...`) for one customer tenant: users and license assignment.
+
+Sources: Graph docs for `GET /users`, `POST /users/{id}/assignLicense` and
+`GET /subscribedSkus` (NOTES.md, Microsoft Graph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from app.services.microsoft.http import Caller, RetryPolicy, TokenSource
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+@dataclass(frozen=True)
+class GraphUser:
+    """A user of the customer's directory and the SKUs assigned to them."""
+
+    id: str
+    name: str
+    upn: str
+    mail: str | None
+    enabled: bool
+    sku_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class GraphSku:
+    """A SKU the tenant has: enabled (paid) and consumed (assigned) units."""
+
+    sku_id: str
+    part_number: str
+    enabled: int
+    consumed: int
+    status: str
+
+
+def graph_error(answer: httpx.Response) -> tuple[str | None, str]:
+    """Graph's error code and message."""
+    try:
+        error = answer.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return None, f"HTTP {answer.status_code}"
+    return error.get("code"), error.get("message") or f"HTTP {answer.status_code}"
+
+
+class GraphClient:
+    """Typed access to Microsoft Graph for one customer tenant."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token_authority: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        http: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+        tokens = TokenSource(token_authority, client_id, client_secret, GRAPH_SCOPE, self.http)
+        self.caller = Caller(
+            base_url=f"{base_url.rstrip('/')}/v1.0",
+            tokens=tokens,
+            tenant=tenant_id,
+            http=self.http,
+            policy=policy or RetryPolicy(),
+            error_reader=graph_error,
+        )
+
+    def users(self, page_size: int = 999) -> Iterator[GraphUser]:
+        """Every user of the tenant with their licenses, following `@odata.nextLink`."""
+        answer = self.caller.request("GET", "/users", params={"$top": str(page_size)})
+        while True:
+            page: dict[str, Any] = answer.json()
+            for item in page.get("value", []):
+                yield GraphUser(
+                    id=item["id"],
+                    name=item.get("displayName") or item.get("userPrincipalName", ""),
+                    upn=item.get("userPrincipalName", ""),
+                    mail=item.get("mail"),
+                    enabled=bool(item.get("accountEnabled", True)),
+                    sku_ids=frozenset(a["skuId"] for a in item.get("assignedLicenses", [])),
+                )
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            answer = self.caller.request("GET", next_link)
+
+    def subscribed_skus(self) -> list[GraphSku]:
+        """The tenant's SKUs with enabled and consumed units."""
+        answer = self.caller.request("GET", "/subscribedSkus")
+        return [
+            GraphSku(
+                sku_id=item["skuId"],
+                part_number=item.get("skuPartNumber", ""),
+                enabled=int((item.get("prepaidUnits") or {}).get("enabled", 0)),
+                consumed=int(item.get("consumedUnits", 0)),
+                status=item.get("capabilityStatus", ""),
+            )
+            for item in answer.json().get("value", [])
+        ]
+
+    def assign_license(
+        self,
+        user_id: str,
+        *,
+        add: tuple[str, ...] = (),
+        remove: tuple[str, ...] = (),
+        request_id: str | None = None,
+    ) -> None:
+        """Add and/or remove SKUs for a user in one call."""
+        self.caller.request(
+            "POST",
+            f"/users/{quote(user_id, safe='')}/assignLicense",
+            json={
+                "addLicenses": [{"skuId": sku, "disabledPlans": []} for sku in add],
+                "removeLicenses": list(remove),
+            },
+            request_id=request_id,
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.http.close()

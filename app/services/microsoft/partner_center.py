@@ -1,0 +1,550 @@
+"""Partner Center REST client (`/v1/...`): customers, subscriptions, SKUs, catalogue.
+
+Shapes and rules: NOTES.md (Partner Center section) and Microsoft's Partner Center
+developer docs (subscription-resources, get-a-subscription-by-id,
+update-a-subscription-by-id, change-the-quantity-of-a-subscription).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from app.services.microsoft.http import Caller, NotFound, RetryPolicy, TokenSource
+
+PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+
+
+@dataclass(frozen=True)
+class RefundableTranche:
+    """Seats that can still be returned, and until when."""
+
+    quantity: int
+    allowed_until: datetime
+
+
+@dataclass(frozen=True)
+class PcCustomer:
+    """A customer as Partner Center describes it."""
+
+    id: str
+    name: str
+    domain: str | None
+    tenant_id: str
+    reseller_id: str | None
+
+
+@dataclass(frozen=True)
+class PcReseller:
+    """An indirect reseller the partner has a relationship with."""
+
+    id: str
+    name: str
+    mpn_id: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class PcSubscription:
+    """A subscription as Partner Center returns it; `raw` is kept for whole-object PATCHes."""
+
+    id: str
+    offer_id: str
+    offer_name: str
+    friendly_name: str | None
+    quantity: int
+    status: str
+    auto_renew: bool
+    is_trial: bool
+    is_nce: bool
+    term_duration: str
+    billing_cycle: str
+    creation_date: datetime
+    effective_start: datetime
+    commitment_end: date
+    partner_id: str | None
+    etag: str | None
+    refundable: tuple[RefundableTranche, ...] | None
+    scheduled_quantity: int | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def product_id(self) -> str:
+        """The catalogue product of the offer (`product:sku`)."""
+        return self.offer_id.split(":")[0]
+
+    @property
+    def sku(self) -> str:
+        """The catalogue SKU of the offer."""
+        parts = self.offer_id.split(":")
+        return parts[1] if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class PcSubscribedSku:
+    """Seats of one product SKU at a customer: what is paid for and what is assigned."""
+
+    sku_id: str
+    name: str
+    part_number: str
+    total: int
+    consumed: int
+    available: int
+    status: str
+
+
+@dataclass(frozen=True)
+class PcCatalogueSku:
+    """A SKU of the catalogue, with the Entra SKU id it licenses."""
+
+    product_id: str
+    sku: str
+    title: str
+    azure_sku_id: str | None
+    part_number: str | None
+    is_trial: bool
+    unit_price: float | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One line of a cart: what to buy, how many, on which terms, for which resellers."""
+
+    catalog_item_id: str
+    quantity: int
+    term_duration: str = "P1Y"
+    billing_cycle: str = "monthly"
+    reseller_of_record: str | None = None
+    other_resellers: tuple[str, ...] = ()
+    friendly_name: str | None = None
+
+    def as_json(self, index: int) -> dict[str, Any]:
+        """The line item JSON Partner Center expects."""
+        participants = []
+        if self.reseller_of_record:
+            participants.append({"key": "transaction_reseller", "value": self.reseller_of_record})
+        participants += [
+            {"key": "additional_transaction_reseller", "value": r} for r in self.other_resellers
+        ]
+        body: dict[str, Any] = {
+            "id": index,
+            "catalogItemId": self.catalog_item_id,
+            "quantity": self.quantity,
+            "termDuration": self.term_duration,
+            "billingCycle": self.billing_cycle,
+            "participants": participants,
+        }
+        if self.friendly_name:
+            body["friendlyName"] = self.friendly_name
+        return body
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A bought line: the subscription it created."""
+
+    subscription_id: str
+    catalog_item_id: str
+    quantity: int
+    term_duration: str
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Whether a subscription may move (upgrade) to a catalogue item, and why not."""
+
+    catalog_item_id: str
+    title: str
+    eligible: bool
+    transition_type: str
+    errors: tuple[str, ...]
+
+
+def pc_error(answer: httpx.Response) -> tuple[str | None, str]:
+    """Microsoft's code and description from a Partner Center error body."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None, f"HTTP {answer.status_code}"
+    if isinstance(body, dict):
+        code = body.get("code") or body.get("errorCode")
+        text = body.get("description") or body.get("message") or f"HTTP {answer.status_code}"
+        return (str(code) if code is not None else None), str(text)
+    return None, f"HTTP {answer.status_code}"
+
+
+class PartnerCenterClient:
+    """Typed access to the Partner Center REST API of one partner tenant."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token_authority: str,
+        partner_tenant: str,
+        client_id: str,
+        client_secret: str,
+        http: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+        tokens = TokenSource(
+            token_authority, client_id, client_secret, PARTNER_CENTER_SCOPE, self.http
+        )
+        self.caller = Caller(
+            base_url=f"{base_url.rstrip('/')}/v1",
+            tokens=tokens,
+            tenant=partner_tenant,
+            http=self.http,
+            policy=policy or RetryPolicy(),
+            error_reader=pc_error,
+        )
+        self._skus: dict[str, PcCatalogueSku | None] = {}
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.http.close()
+
+    # -- resellers and customers -------------------------------------------------------
+
+    def customers(
+        self, *, reseller_id: str | None = None, page_size: int = 500
+    ) -> Iterator[PcCustomer]:
+        """Every customer (optionally of one indirect reseller), following the pages."""
+        params = {"size": str(page_size)}
+        if reseller_id:
+            params["filter"] = json.dumps(
+                {"Field": "IndirectReseller", "Value": reseller_id, "Operator": "starts_with"}
+            )
+        for item in self._pages("/customers", params):
+            yield _customer(item)
+
+    def resellers(self) -> list[PcReseller]:
+        """The partner's indirect resellers (IsIndirectCloudSolutionProviderOf)."""
+        params = {"relationship_type": "IsIndirectCloudSolutionProviderOf"}
+        return [
+            PcReseller(
+                id=item["id"],
+                name=item.get("name") or item["id"],
+                mpn_id=item.get("mpnId"),
+                active=item.get("state", "Active") == "Active",
+            )
+            for item in self._pages("/relationships", params)
+        ]
+
+    def customer(self, customer_id: str) -> PcCustomer:
+        """One customer."""
+        return _customer(self._get(f"/customers/{_q(customer_id)}"))
+
+    # -- subscriptions -----------------------------------------------------------------
+
+    def subscriptions(self, customer_id: str) -> list[PcSubscription]:
+        """The customer's subscriptions (without refundable quantities: see `subscription`)."""
+        return [
+            _subscription(item)
+            for item in self._pages(f"/customers/{_q(customer_id)}/subscriptions", {})
+        ]
+
+    def subscription(self, customer_id: str, subscription_id: str) -> PcSubscription:
+        """One subscription, with its refundable seats per tranche."""
+        return _subscription(
+            self._get(f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}")
+        )
+
+    def update_subscription(
+        self,
+        customer_id: str,
+        subscription_id: str,
+        changes: dict[str, Any],
+        *,
+        request_id: str,
+        current: PcSubscription | None = None,
+    ) -> PcSubscription:
+        """Change a subscription safely: GET it, apply `changes` to the whole object, PATCH it
+        back with If-Match on its etag (a partial PATCH silently turns auto-renew off and
+        deletes scheduled changes). `request_id` names the logical operation, so a retry of
+        the same change is applied once."""
+        fresh = current or self.subscription(customer_id, subscription_id)
+        body = {k: v for k, v in fresh.raw.items() if k not in ("refundableQuantity", "links")}
+        body.update(changes)
+        answer = self.caller.request(
+            "PATCH",
+            f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}",
+            json=body,
+            headers={"If-Match": fresh.etag or "*"},
+            request_id=request_id,
+        )
+        if answer.status_code == 202 or not answer.content:
+            return self.subscription(customer_id, subscription_id)
+        return _subscription(answer.json())
+
+    # -- seats and catalogue -----------------------------------------------------------
+
+    def subscribed_skus(self, customer_id: str) -> list[PcSubscribedSku]:
+        """Paid, assigned and available seats per SKU (assigned = consumedUnits)."""
+        items = self._get(f"/customers/{_q(customer_id)}/subscribedskus").get("items", [])
+        return [
+            PcSubscribedSku(
+                sku_id=item["productSku"]["id"],
+                name=item["productSku"].get("name", ""),
+                part_number=item["productSku"].get("skuPartNumber", ""),
+                total=int(item.get("totalUnits", 0)),
+                consumed=int(item.get("consumedUnits", 0)),
+                available=int(item.get("availableUnits", 0)),
+                status=item.get("capabilityStatus", ""),
+            )
+            for item in items
+        ]
+
+    def catalogue_sku(
+        self, product_id: str, sku: str, country: str = "US"
+    ) -> PcCatalogueSku | None:
+        """A catalogue SKU (cached for the life of this client); None if the catalogue lacks it."""
+        key = f"{product_id}:{sku}"
+        if key not in self._skus:
+            try:
+                item = self._get(f"/products/{_q(product_id)}/skus/{_q(sku)}", {"country": country})
+            except NotFound:
+                self._skus[key] = None
+            else:
+                attrs = item.get("dynamicAttributes") or {}
+                self._skus[key] = PcCatalogueSku(
+                    product_id=product_id,
+                    sku=sku,
+                    title=item.get("title", ""),
+                    azure_sku_id=attrs.get("azureSkuId"),
+                    part_number=attrs.get("skuPartNumber"),
+                    is_trial=bool(item.get("isTrial")),
+                    unit_price=item.get("unitPrice"),
+                    raw=item,
+                )
+        return self._skus[key]
+
+    def catalogue(self, country: str = "US") -> list[PcCatalogueSku]:
+        """Every SKU of the online-services catalogue (products, then their SKUs)."""
+        products = self._get("/products", {"country": country, "targetView": "OnlineServices"})
+        skus: list[PcCatalogueSku] = []
+        for product in products.get("items", []):
+            answer = self._get(f"/products/{_q(product['id'])}/skus", {"country": country})
+            for item in answer.get("items", []):
+                attrs = item.get("dynamicAttributes") or {}
+                sku = PcCatalogueSku(
+                    product_id=product["id"],
+                    sku=item["id"],
+                    title=item.get("title", ""),
+                    azure_sku_id=attrs.get("azureSkuId"),
+                    part_number=attrs.get("skuPartNumber"),
+                    is_trial=bool(item.get("isTrial")),
+                    unit_price=item.get("unitPrice"),
+                    raw=item,
+                )
+                self._skus[f"{sku.product_id}:{sku.sku}"] = sku
+                skus.append(sku)
+        return skus
+
+    def availabilities(self, product_id: str, sku: str, country: str = "US") -> list[str]:
+        """The catalog item ids (`product:sku:availability`) a cart can buy for a SKU."""
+        answer = self._get(
+            f"/products/{_q(product_id)}/skus/{_q(sku)}/availabilities", {"country": country}
+        )
+        return [item["catalogItemId"] for item in answer.get("items", [])]
+
+    def provisioning_sku(self, customer_id: str, subscription_id: str) -> str | None:
+        """The Entra SKU id a subscription licenses (provisioningstatus)."""
+        answer = self._get(
+            f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/provisioningstatus"
+        )
+        sku = answer.get("skuId")
+        return str(sku) if sku else None
+
+    # -- buying and upgrading --------------------------------------------------------
+
+    def buy(
+        self,
+        customer_id: str,
+        lines: list[CartLine],
+        *,
+        request_id: str,
+        attest_partner_of_record: bool = False,
+    ) -> list[OrderLine]:
+        """Create a cart and check it out; the subscriptions it created, per line."""
+        cart_body = {
+            "lineItems": [line.as_json(i) for i, line in enumerate(lines)],
+            "partnerOnRecordAttestationAccepted": attest_partner_of_record,
+        }
+        cart = self.caller.request(
+            "POST",
+            f"/customers/{_q(customer_id)}/carts",
+            json=cart_body,
+            request_id=f"{request_id}-cart" if len(request_id) < 60 else request_id,
+        ).json()
+        answer = self.caller.request(
+            "POST",
+            f"/customers/{_q(customer_id)}/carts/{_q(cart['id'])}/checkout",
+            json={},
+            request_id=request_id,
+        ).json()
+        result = []
+        for order in answer.get("orders", []):
+            for line in order.get("lineItems", []):
+                result.append(
+                    OrderLine(
+                        subscription_id=line["subscriptionId"],
+                        catalog_item_id=line["offerId"],
+                        quantity=int(line["quantity"]),
+                        term_duration=line.get("termDuration", ""),
+                    )
+                )
+        return result
+
+    def transition_eligibilities(
+        self, customer_id: str, subscription_id: str, *, scheduled: bool = False
+    ) -> list[Eligibility]:
+        """The upgrade targets of a subscription and whether each is possible."""
+        answer = self._get(
+            f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}"
+            "/transitionEligibilities",
+            {"eligibilityType": "scheduled" if scheduled else "immediate"},
+        )
+        result = []
+        for item in answer.get("items", []):
+            checks = item.get("eligibilities") or [{}]
+            result.append(
+                Eligibility(
+                    catalog_item_id=item["catalogItemId"],
+                    title=item.get("title", ""),
+                    eligible=all(c.get("isEligible", False) for c in checks),
+                    transition_type=checks[0].get("transitionType", ""),
+                    errors=tuple(
+                        e.get("description", "") for c in checks for e in c.get("errors", [])
+                    ),
+                )
+            )
+        return result
+
+    def transition(
+        self,
+        customer_id: str,
+        subscription_id: str,
+        *,
+        to_catalog_item_id: str,
+        quantity: int,
+        request_id: str,
+        transition_type: str = "transition_with_license_transfer",
+        to_subscription_id: str | None = None,
+        term_duration: str | None = None,
+    ) -> dict[str, Any]:
+        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription."""
+        body: dict[str, Any] = {
+            "toCatalogItemId": to_catalog_item_id,
+            "quantity": quantity,
+            "transitionType": transition_type,
+        }
+        if to_subscription_id:
+            body["toSubscriptionId"] = to_subscription_id
+        if term_duration:
+            body["termDuration"] = term_duration
+        answer = self.caller.request(
+            "POST",
+            f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/transitions",
+            json=body,
+            request_id=request_id,
+        )
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def audit_records(self, start: datetime, end: datetime | None = None) -> list[dict[str, Any]]:
+        """Partner Center's record of changes between two moments."""
+        params = {"startDate": start.isoformat()}
+        if end is not None:
+            params["endDate"] = end.isoformat()
+        return list(self._pages("/auditrecords", params))
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        return self.caller.calls
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        answer = self.caller.request("GET", path, params=params)
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def _pages(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Follow `links.next` (with its continuation-token header) to the last page."""
+        page = self._get(path, params)
+        while True:
+            yield from page.get("items", [])
+            nxt = (page.get("links") or {}).get("next")
+            if not nxt:
+                return
+            headers = {h["key"]: h["value"] for h in nxt.get("headers", []) if "key" in h}
+            uri = nxt["uri"]
+            if not uri.startswith("http"):
+                uri = uri if uri.startswith("/") else f"/{uri}"
+            answer = self.caller.request("GET", uri, headers=headers)
+            page = answer.json()
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _customer(item: dict[str, Any]) -> PcCustomer:
+    profile = item.get("companyProfile") or {}
+    return PcCustomer(
+        id=item["id"],
+        name=profile.get("companyName") or item["id"],
+        domain=profile.get("domain"),
+        tenant_id=profile.get("tenantId") or item["id"],
+        reseller_id=item.get("associatedPartnerId") or None,
+    )
+
+
+def _subscription(item: dict[str, Any]) -> PcSubscription:
+    refundable = item.get("refundableQuantity")
+    scheduled = item.get("scheduledNextTermInstructions") or None
+    product_type = (item.get("productType") or {}).get("id", "")
+    return PcSubscription(
+        id=item["id"],
+        offer_id=item["offerId"],
+        offer_name=item.get("offerName") or item["offerId"],
+        friendly_name=item.get("friendlyName") or None,
+        quantity=int(item["quantity"]),
+        status=item.get("status", "none"),
+        auto_renew=bool(item.get("autoRenewEnabled")),
+        is_trial=bool(item.get("isTrial")),
+        is_nce=product_type == "OnlineServicesNCE",
+        term_duration=item.get("termDuration") or "P1M",
+        billing_cycle=item.get("billingCycle") or "monthly",
+        creation_date=_when(item["creationDate"]),
+        effective_start=_when(item.get("effectiveStartDate") or item["creationDate"]),
+        commitment_end=_when(item["commitmentEndDate"]).date(),
+        partner_id=item.get("partnerId") or None,
+        etag=(item.get("attributes") or {}).get("etag"),
+        refundable=None
+        if refundable is None
+        else tuple(
+            RefundableTranche(int(d["quantity"]), _when(d["allowedUntilDateTime"]))
+            for d in refundable.get("details", [])
+        ),
+        scheduled_quantity=int(scheduled["quantity"])
+        if scheduled and scheduled.get("quantity") is not None
+        else None,
+        raw=item,
+    )
+
+
+def _when(text: str) -> datetime:
+    """Partner Center dates: ISO 8601, with or without a zone (UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

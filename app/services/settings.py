@@ -1,0 +1,54 @@
+"""Reading and changing a customer's relationship settings (web, CLI and jobs use this)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import select
+
+from app.domain.settings import SettingValue, apply_changes, format_value
+from app.extensions import db
+from app.models import Customer, User
+from app.services import audit
+
+
+class CustomerNotFound(LookupError):
+    """No customer with that Partner Center id."""
+
+
+def get_settings(customer_pc_id: str) -> dict[str, SettingValue]:
+    """The relationship settings of a customer."""
+    return _load(customer_pc_id).settings()
+
+
+def change_settings(
+    customer_pc_id: str, raw_changes: Mapping[str, str], *, actor: User | str
+) -> dict[str, SettingValue]:
+    """Validate and apply setting changes all together (or none), auditing each change."""
+    customer = _load(customer_pc_id)
+    before = customer.settings()
+    after = apply_changes(before, raw_changes)  # raises SettingError, nothing is applied
+    for key, value in after.items():
+        if value != before[key]:
+            setattr(customer, key, value)
+            audit.record(
+                "settings.changed",
+                actor=actor,
+                customer_id=customer.id,
+                object_type="customer",
+                object_id=customer.pc_id,
+                before={key: format_value(before[key])},
+                after={key: format_value(value)},
+            )
+    db.session.commit()
+    return after
+
+
+def _load(customer_pc_id: str) -> Customer:
+    """The customer with this Partner Center id, or CustomerNotFound."""
+    customer: Customer | None = db.session.scalar(
+        select(Customer).where(Customer.pc_id == customer_pc_id)
+    )
+    if customer is None:
+        raise CustomerNotFound(f"No customer with id {customer_pc_id!r}.")
+    return customer

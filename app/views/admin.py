@@ -1,0 +1,342 @@
+"""Partner and reseller administration: customers, their settings and portal users,
+branding and the audit log."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from app.domain.roles import Role
+from app.domain.settings import SETTINGS, SPECS, SettingError
+from app.extensions import htmx
+from app.models import Customer, StaffRole
+from app.services import access, audit_log, branding, customers
+from app.services import settings as settings_service
+from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
+from app.views.guards import get_customer_for_staff, require_partner_admin, require_staff
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _fragment_requested() -> bool:
+    """An htmx request for a piece of the page (boosted navigations want the whole page)."""
+    return bool(htmx) and not htmx.boosted
+
+
+def _refused() -> int:
+    """The status of a refused form: 422, but 200 for htmx, which swaps only 2xx answers."""
+    return 200 if htmx else 422
+
+
+def _vary(body: str, status: int = 200) -> Response:
+    """A page or a fragment, depending on HX-Request: caches must keep them apart."""
+    response = make_response(body, status)
+    response.headers.add("Vary", "HX-Request")
+    return response
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+@bp.get("/customers")
+@login_required
+def customer_list() -> Response:
+    """Every customer this administrator manages: search, filters, seats, cost, paging."""
+    user = require_staff()
+    filters = customers.CustomerFilter.from_args(request.args.to_dict())
+    page = customers.list_customers(user, filters, request.args.get("page", 1, type=int))
+    template = "admin/_customer_table.html" if _fragment_requested() else "admin/customers.html"
+    return _vary(
+        render_template(
+            template, page=page, filters=filters, resellers=customers.reseller_choices(user)
+        )
+    )
+
+
+@bp.get("/customers/<customer>")
+@login_required
+def customer_detail(customer: str) -> Response:
+    """One customer: its summary and its relationship settings, each saved in place."""
+    company = get_customer_for_staff(customer)
+    return _vary(_detail_page(company, saved=request.args.get("saved")))
+
+
+@bp.post("/customers/<customer>/settings/<key>")
+@login_required
+def change_setting(customer: str, key: str) -> Response:
+    """Save one relationship setting; the setting's fragment shows Saved or why not."""
+    company = get_customer_for_staff(customer)
+    user = require_partner_admin()
+    if key not in SPECS:
+        abort(404)
+    raw = request.form.get("value", "")
+    try:
+        settings_service.change_settings(company.pc_id, {key: raw}, actor=user)
+    except SettingError as refusal:
+        error: str | None = str(refusal)
+    else:
+        error = None
+    if _fragment_requested():  # htmx 2 swaps only 2xx: a refusal is shown with 200
+        return _vary(
+            render_template(
+                "admin/_setting.html",
+                company=company,
+                spec=SPECS[key],
+                value=company.settings()[key],
+                typed=raw if error else None,
+                error=error,
+                saved=error is None,
+                editable=True,
+            )
+        )
+    if error is None:
+        target = url_for("admin.customer_detail", customer=customer, saved=key)
+        return redirect(f"{target}#setting-{key}")
+    return _vary(_detail_page(company, error=(key, error, raw)), 422)
+
+
+def _detail_page(
+    company: Customer, saved: str | None = None, error: tuple[str, str, str] | None = None
+) -> str:
+    """The customer page; `error` is (setting key, message, the value typed)."""
+    seats, cost = customers.seats_and_cost(company)
+    return render_template(
+        "admin/customer.html",
+        company=company,
+        seats=seats,
+        cost=cost,
+        specs=SETTINGS,
+        values=company.settings(),
+        editable=current_user.staff_role is StaffRole.PARTNER_ADMIN,
+        saved=saved,
+        error=error,
+    )
+
+
+@bp.get("/customers/<customer>/portal")
+@login_required
+def portal_users(customer: str) -> str:
+    """Who may use this company's portal, and a form to invite someone."""
+    company = get_customer_for_staff(customer)
+    return render_template(
+        "admin/portal_users.html",
+        company=company,
+        users=access.portal_users(company),
+        form=GrantAccessForm(),
+    )
+
+
+@bp.post("/customers/<customer>/portal")
+@login_required
+def grant(customer: str) -> Response | tuple[str, int]:
+    """Invite an email (or change its level)."""
+    company = get_customer_for_staff(customer)
+    form = GrantAccessForm()
+    if form.validate_on_submit():
+        try:
+            membership = access.grant_access(
+                current_user, company, form.email.data, Role.parse(form.role.data)
+            )
+        except access.AccessError as error:
+            form.email.errors.append(str(error))
+        else:
+            flash(
+                f"{membership.email} can use the portal at level {membership.role.label}.",
+                "success",
+            )
+            return redirect(url_for("admin.portal_users", customer=customer))
+    page = render_template(
+        "admin/portal_users.html", company=company, users=access.portal_users(company), form=form
+    )
+    return page, 422
+
+
+@bp.post("/customers/<customer>/portal/<int:membership_id>/revoke")
+@login_required
+def revoke(customer: str, membership_id: int) -> Response:
+    """Remove someone's access; their next request is refused."""
+    company = get_customer_for_staff(customer)
+    try:
+        email = access.revoke_access(current_user, company, membership_id)
+    except access.AccessError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"{email} no longer has access to {company.name}.", "success")
+    return redirect(url_for("admin.portal_users", customer=customer))
+
+
+# --- audit log -----------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@login_required
+def audit() -> Response:
+    """Every change by anyone, newest first, filtered by customer, person, kind and date."""
+    user = require_staff()
+    try:
+        filters = audit_log.AuditFilter.from_args(request.args)
+    except audit_log.AuditFilterError as refusal:
+        filters, page, errors = None, None, refusal.messages
+    else:
+        page = audit_log.search(user, filters, request.args.get("page", 1, type=int))
+        errors = []
+    template = "admin/_audit_table.html" if _fragment_requested() else "admin/audit.html"
+    body = render_template(
+        template,
+        page=page,
+        filters=filters,
+        errors=errors,
+        args=request.args,
+        kinds=audit_log.kinds(user),
+    )
+    return _vary(body, 400 if errors and not htmx else 200)
+
+
+@bp.get("/audit.csv")
+@login_required
+def audit_csv() -> Response:
+    """The filtered events as a CSV file (cells that a spreadsheet would run are quoted)."""
+    user = require_staff()
+    try:
+        filters = audit_log.AuditFilter.from_args(request.args)
+    except audit_log.AuditFilterError as refusal:
+        return Response(str(refusal), 400, mimetype="text/plain")
+    return Response(
+        stream_with_context(audit_log.export_csv(user, filters)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="seatwise-audit.csv"'},
+    )
+
+
+# --- branding ------------------------------------------------------------------------------
+
+
+@bp.get("/branding")
+@login_required
+def brand_settings() -> str:
+    """The name, colour, logo (and, for a reseller, web address) the portal shows."""
+    require_staff()
+    return _branding_page()
+
+
+@bp.post("/branding")
+@login_required
+def save_brand() -> Response | tuple[str, int]:
+    """Save the name and the primary colour."""
+    user = require_staff()
+    form = BrandForm()
+    if form.validate_on_submit():
+        try:
+            branding.update_brand(user, name=form.name.data or "", color=form.color.data or "")
+        except branding.BrandingError as refusal:
+            form.color.errors.append(str(refusal))
+        else:
+            flash("Branding saved.", "success")
+            return redirect(url_for("admin.brand_settings"))
+    return _branding_page(brand_form=form), _refused()
+
+
+@bp.post("/branding/logo")
+@login_required
+def upload_logo() -> Response | tuple[str, int]:
+    """Store a new logo once decoding proves it is a PNG, JPEG or WebP within 502 x 81 px."""
+    user = require_staff()
+    form = LogoForm()
+    if form.validate_on_submit():
+        upload = form.logo.data
+        try:
+            checked = branding.set_logo(user, upload.read() if upload else b"")
+        except branding.BrandingError as refusal:
+            form.logo.errors.append(str(refusal))
+        else:
+            flash(f"Logo saved ({checked.width} × {checked.height} px).", "success")
+            return redirect(url_for("admin.brand_settings"))
+    return _branding_page(logo_form=form), _refused()
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    """A logo upload over the request limit gets the branding page with a clear message."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = request.content_length or 0
+    message = (
+        f"The file is too large ({size / 1048576:.1f} MB); a logo upload may be at most "
+        f"{limit / 1048576:.0f} MB. Nothing was stored."
+    )
+    if request.endpoint != "admin.upload_logo" or not current_user.is_authenticated:
+        return render_template("errors/error.html", code=413, message=message), 413
+    require_staff()
+    form = LogoForm(formdata=None)
+    form.logo.errors = [message]
+    return _branding_page(logo_form=form), 413
+
+
+@bp.post("/branding/logo/remove")
+@login_required
+def remove_logo() -> Response:
+    """Show the name again instead of a logo."""
+    user = require_staff()
+    try:
+        branding.remove_logo(user)
+    except branding.BrandingError as refusal:
+        flash(str(refusal), "error")
+    else:
+        flash("Logo removed.", "success")
+    return redirect(url_for("admin.brand_settings"))
+
+
+@bp.post("/branding/host")
+@login_required
+def save_host_name() -> Response | tuple[str, int]:
+    """Set the reseller's own web address (white-label); only resellers have one."""
+    user = require_staff()
+    if user.staff_role is not StaffRole.RESELLER_ADMIN:
+        abort(404)
+    form = HostNameForm()
+    if form.validate_on_submit():
+        try:
+            host = branding.set_host_name(user, form.host_name.data or "")
+        except branding.BrandingError as refusal:
+            form.host_name.errors.append(str(refusal))
+        else:
+            flash(f"Web address saved: {host}." if host else "Web address removed.", "success")
+            return redirect(url_for("admin.brand_settings"))
+    return _branding_page(host_form=form), _refused()
+
+
+def _branding_page(
+    brand_form: BrandForm | None = None,
+    logo_form: LogoForm | None = None,
+    host_form: HostNameForm | None = None,
+) -> str:
+    """The branding page, with any form that has just been refused."""
+    try:
+        owner = branding.editable_owner(current_user)
+    except branding.BrandingError:
+        abort(404)
+    return render_template(
+        "admin/branding.html",
+        owner=owner,
+        is_reseller=current_user.staff_role is StaffRole.RESELLER_ADMIN,
+        preview=branding.brand_of(owner),
+        brand_form=brand_form
+        or BrandForm(formdata=None, name=owner.brand_name, color=owner.brand_color),
+        logo_form=logo_form or LogoForm(formdata=None),
+        host_form=host_form
+        or HostNameForm(formdata=None, host_name=getattr(owner, "host_name", None)),
+        max_width=branding.LOGO_MAX_WIDTH,
+        max_height=branding.LOGO_MAX_HEIGHT,
+    )

@@ -1,0 +1,163 @@
+"""Sign in with Microsoft (OpenID Connect, authorization code + PKCE), sign out, sessions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask_login import current_user, login_required, login_user, logout_user
+from joserfc.errors import JoseError
+from werkzeug.wrappers import Response
+
+from app.domain.identity import SignInRefused, expected_issuer, identity_from_claims
+from app.extensions import db, htmx, login_manager
+from app.models import User
+from app.services import identity as identity_service
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+IDLE_TIMEOUT_S = 2 * 60 * 60
+ABSOLUTE_TIMEOUT_S = 12 * 60 * 60
+
+
+@bp.record_once
+def _init_oauth(state: BlueprintSetupState) -> None:
+    """One OAuth registry per app, so apps with different providers never share a client."""
+    app: Flask = state.app
+    oauth = OAuth(app)
+    authority = app.config["OIDC_AUTHORITY"].rstrip("/")
+    oauth.register(
+        "microsoft",
+        client_id=app.config["OIDC_CLIENT_ID"],
+        client_secret=app.config["OIDC_CLIENT_SECRET"],
+        server_metadata_url=f"{authority}/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
+    )
+    app.extensions["seatwise.oauth"] = oauth
+
+
+def _client() -> Any:
+    """The Microsoft OpenID client of the current app."""
+    return current_app.extensions["seatwise.oauth"].microsoft
+
+
+def _claims_options() -> dict[str, Any]:
+    """Issuer checked against the token's own tenant; built afresh per call (authlib pops it)."""
+    template = _client().load_server_metadata()["issuer"]
+
+    def valid_issuer(claims: Any, value: Any) -> bool:
+        tid = claims.get("tid")
+        return bool(tid) and value == expected_issuer(template, str(tid))
+
+    return {"iss": {"essential": True, "validate": valid_issuer}}
+
+
+def safe_next(target: str | None) -> str | None:
+    """Keep a post-sign-in target only if it is a path on this site (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return None
+    return target
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Load the signed-in person for this request."""
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Response:
+    """Send people to sign in; htmx requests get 401 and a full-page redirect header."""
+    login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+    if htmx:
+        return Response("Sign-in required", 401, {"HX-Redirect": login_url})
+    return redirect(login_url)
+
+
+@bp.before_app_request
+def enforce_session_timeouts() -> Response | None:
+    """End sessions idle for too long or older than the absolute limit."""
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    signed_in = session.get("signed_in_at", 0)
+    seen = session.get("seen_at", signed_in)
+    if now - signed_in > ABSOLUTE_TIMEOUT_S or now - seen > IDLE_TIMEOUT_S:
+        logout_user()
+        session.clear()
+        flash("Your session ended. Please sign in again.", "warning")
+        return unauthorized()
+    session["seen_at"] = now
+    return None
+
+
+@bp.get("/login")
+def login() -> Response:
+    """Start the Microsoft sign-in (state, nonce and PKCE are handled by authlib)."""
+    session["next"] = safe_next(request.args.get("next"))
+    response: Response = _client().authorize_redirect(url_for("auth.callback", _external=True))
+    return response
+
+
+@bp.get("/callback")
+def callback() -> Response | tuple[str, int]:
+    """Finish the sign-in: validate the ID token, then sign the person in."""
+    try:
+        token = _client().authorize_access_token(claims_options=_claims_options())
+        identity = identity_from_claims(
+            token.get("userinfo") or {},
+            allowed_tenants=current_app.config["OIDC_ALLOWED_TENANTS"],
+        )
+    except SignInRefused as refused:
+        return _refuse(str(refused))
+    except (OAuthError, JoseError) as error:
+        current_app.logger.warning("sign-in refused: %s", error)
+        return _refuse("Microsoft's answer could not be verified, so you were not signed in.")
+    result = identity_service.sign_in(identity)
+    target = session.get("next")
+    session.clear()  # a fresh session at sign-in (no fixation)
+    login_user(result.user)
+    session["signed_in_at"] = session["seen_at"] = time.time()
+    for company in result.refused:
+        flash(
+            f"An invitation to {company} was sent to your email address, but your Microsoft "
+            "account does not prove it owns that address. Ask your administrator to invite "
+            "the account of that company's own directory.",
+            "warning",
+        )
+    return redirect(target or url_for("portal.companies"))
+
+
+def _refuse(reason: str) -> tuple[str, int]:
+    """Show why sign-in failed and keep it in the audit trail."""
+    identity_service.record_refused_sign_in(reason, request.remote_addr or "")
+    return render_template("auth/refused.html", reason=reason), 403
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """Sign out and forget the session."""
+    identity_service.record_sign_out(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for("main.index"))

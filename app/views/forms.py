@@ -1,0 +1,78 @@
+"""WTForms forms: field validation at the edge, CSRF included."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from app.domain.roles import Role
+
+ROLE_CHOICES = [SelectChoice(role.name.lower(), role.label) for role in Role]
+
+
+class GrantAccessForm(FlaskForm):  # type: ignore[misc]
+    """Invite an email address to a company's portal at a role."""
+
+    email = StringField(
+        "Email address",
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired("Enter the email address to invite."),
+            Length(max=320),
+            Regexp(
+                r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                message="Enter an email address like ann@example.com.",
+            ),
+        ],
+    )
+    role = SelectField("Access level", choices=ROLE_CHOICES, default="view")
+
+
+class ChangeForm(FlaskForm):  # type: ignore[misc]
+    """A change of one subscription: the kind is in the URL, the values here."""
+
+    quantity = IntegerField(
+        "Seats",
+        validators=[
+            Optional(),
+            NumberRange(1, 100000, "Enter a number of seats from 1 to 100,000."),
+        ],
+    )
+    enable = SelectField(
+        "Auto-renew",
+        choices=[SelectChoice("on"), SelectChoice("off")],
+        validate_choice=True,
+        default="on",
+    )
+    version = IntegerField(validators=[Optional()])
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+
+class BrandForm(FlaskForm):  # type: ignore[misc]
+    """The name and primary colour shown in the portal (the service checks the values)."""
+
+    name = StringField("Name shown in the portal", validators=[Length(max=200)])
+    color = StringField("Primary colour", validators=[Length(max=20)])
+
+
+class LogoForm(FlaskForm):  # type: ignore[misc]
+    """A logo upload; the file is checked by decoding it (app.services.branding)."""
+
+    logo = FileField("Logo (PNG, JPEG or WebP, at most 502 × 81 px)")
+
+
+class HostNameForm(FlaskForm):  # type: ignore[misc]
+    """A reseller's own web address for the white-label portal."""
+
+    host_name = StringField("Web address (host name)", validators=[Length(max=253)])
+
+
+class AssignForm(FlaskForm):  # type: ignore[misc]
+    """Assign or remove one product for one person (the person is in the URL)."""
+
+    sku_id = StringField(validators=[DataRequired(), Length(max=64)])
+    buy = SelectField(choices=[SelectChoice("no"), SelectChoice("yes")], default="no")
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])

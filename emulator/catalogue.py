@@ -1,0 +1,371 @@
+"""A realistic Microsoft 365 new-commerce catalogue: products, SKUs, availabilities, prices."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+COUNTRY = "US"
+CURRENCY = "USD"
+TRIAL_SEATS = 25
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One SKU of a product, with the rules the emulator enforces for it."""
+
+    product_id: str
+    sku: str
+    title: str
+    sku_id: str  # the Graph / Entra skuId
+    part_number: str
+    unit_price: float  # per seat per month, USD
+    terms: tuple[str, ...] = ("P1M", "P1Y", "P3Y")
+    addon: str | None = None  # "copilot" or "multigeo"
+    prerequisites: tuple[str, ...] = ()  # offer keys whose seats count as the base
+    upgrades: tuple[str, ...] = ()  # offer keys this offer may transition to
+    trial_of: str | None = None  # the paid offer key a trial converts to
+    per_customer: int | None = None  # subscriptions allowed per customer
+    max_quantity: int = 10000
+
+    @property
+    def key(self) -> str:
+        """``productId:skuId`` — the offerId of a subscription."""
+        return f"{self.product_id}:{self.sku}"
+
+    @property
+    def availability_id(self) -> str:
+        """A stable availability id derived from the offer."""
+        digest = hashlib.sha1(self.key.encode(), usedforsecurity=False).digest()
+        return base64.b32encode(digest).decode()[:12]
+
+    @property
+    def catalog_item_id(self) -> str:
+        """``product:sku:availability``, as carts name it."""
+        return f"{self.key}:{self.availability_id}"
+
+    @property
+    def is_trial(self) -> bool:
+        """Whether this offer is a trial."""
+        return self.trial_of is not None
+
+
+BASIC = "CFQ7TTC0LHSV:0001"
+STANDARD = "CFQ7TTC0LDPB:0001"
+PREMIUM = "CFQ7TTC0LH18:0001"
+E3 = "CFQ7TTC0LFLX:0001"
+E5 = "CFQ7TTC0LFLZ:0001"
+F3 = "CFQ7TTC0LGZT:0001"
+EMS_E3 = "CFQ7TTC0LFK5:0001"
+EMS_E5 = "CFQ7TTC0LFLQ:0001"
+DEFENDER_P1 = "CFQ7TTC0LLQ7:0001"
+DEFENDER_P2 = "CFQ7TTC0LLZM:0001"
+WINDOWS_E3 = "CFQ7TTC0LFPZ:0001"
+TEAMS_PREMIUM = "CFQ7TTC0RM8K:0001"
+TEAMS_PREMIUM_INTRO = "CFQ7TTC0RM8K:0002"
+VISIO = "CFQ7TTC0HD33:0002"
+PROJECT = "CFQ7TTC0HDB0:0002"
+EXCHANGE_P1 = "CFQ7TTC0LH16:0001"
+EXCHANGE_P2 = "CFQ7TTC0LH1G:0001"
+COPILOT = "CFQ7TTC0MM8R:0001"
+MULTI_GEO = "CFQ7TTC0LH3J:0001"
+ENTRA_P1 = "CFQ7TTC0LFNG:0001"
+PREMIUM_TRIAL = "CFQ7TTC0LH18:0002"
+
+_COPILOT_BASE = (BASIC, STANDARD, PREMIUM, E3, E5, F3)
+_MULTI_GEO_BASE = (BASIC, STANDARD, PREMIUM, E3, E5, F3, EXCHANGE_P1, EXCHANGE_P2)
+
+# Upward moves that Microsoft does not support (refused like a downgrade).
+UNSUPPORTED_PATHS = {(EMS_E3, EMS_E5), (WINDOWS_E3, E5), (DEFENDER_P1, DEFENDER_P2)}
+
+
+def _offer(key: str, title: str, sku_id: str, part: str, price: float, **rules: Any) -> Offer:
+    product_id, sku = key.split(":")
+    return Offer(product_id, sku, title, sku_id, part, price, **rules)
+
+
+OFFERS: tuple[Offer, ...] = (
+    _offer(
+        BASIC,
+        "Microsoft 365 Business Basic",
+        "3b555118-da6a-4418-894f-7df1e2096870",
+        "O365_BUSINESS_ESSENTIALS",
+        6.0,
+        upgrades=(STANDARD, PREMIUM, E3, E5),
+        max_quantity=300,
+    ),
+    _offer(
+        STANDARD,
+        "Microsoft 365 Business Standard",
+        "f245ecc8-75af-4f8e-b61f-27d8114de5f3",
+        "O365_BUSINESS_PREMIUM",
+        12.5,
+        upgrades=(PREMIUM, E3, E5),
+        max_quantity=300,
+    ),
+    _offer(
+        PREMIUM,
+        "Microsoft 365 Business Premium",
+        "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
+        "SPB",
+        22.0,
+        upgrades=(E3, E5),
+        max_quantity=300,
+    ),
+    _offer(
+        PREMIUM_TRIAL,
+        "Microsoft 365 Business Premium Trial",
+        "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
+        "SPB",
+        0.0,
+        terms=("P1M",),
+        trial_of=PREMIUM,
+        per_customer=1,
+        max_quantity=TRIAL_SEATS,
+    ),
+    _offer(
+        E3,
+        "Microsoft 365 E3",
+        "05e9a617-0261-4cee-bb44-138d3ef5d965",
+        "SPE_E3",
+        36.0,
+        upgrades=(E5,),
+    ),
+    _offer(E5, "Microsoft 365 E5", "06ebc4ee-1bb5-47dd-8120-11324bc54e06", "SPE_E5", 57.0),
+    _offer(
+        F3,
+        "Microsoft 365 F3",
+        "66b55226-6b4f-492c-910c-a3b7a3c9d993",
+        "SPE_F1",
+        8.0,
+        upgrades=(E3, E5),
+    ),
+    _offer(
+        EMS_E3,
+        "Enterprise Mobility + Security E3",
+        "efccb6f7-5641-4e0e-bd10-b4976e1bf68e",
+        "EMS",
+        10.6,
+        upgrades=(E3,),
+    ),
+    _offer(
+        EMS_E5,
+        "Enterprise Mobility + Security E5",
+        "b05e124f-c7cc-45a0-a6aa-8cf78c946968",
+        "EMSPREMIUM",
+        16.4,
+    ),
+    _offer(
+        DEFENDER_P1,
+        "Microsoft Defender for Endpoint P1",
+        "16a55f2f-ff35-4cd5-9146-fb784e3761a5",
+        "DEFENDER_ENDPOINT_P1",
+        3.0,
+    ),
+    _offer(
+        DEFENDER_P2,
+        "Microsoft Defender for Endpoint P2",
+        "111046dd-295b-4d6d-9724-d52ac90bd1f2",
+        "WIN_DEF_ATP",
+        5.2,
+    ),
+    _offer(
+        WINDOWS_E3,
+        "Windows 10/11 Enterprise E3",
+        "6a0f6da5-0b87-4190-a6ae-9bb5a2b9546a",
+        "WIN10_VDA_E3",
+        7.0,
+        upgrades=(E3,),
+    ),
+    _offer(
+        TEAMS_PREMIUM,
+        "Microsoft Teams Premium",
+        "989a1621-93bc-4be0-835c-fe30171d6463",
+        "Microsoft_Teams_Premium",
+        10.0,
+    ),
+    _offer(
+        TEAMS_PREMIUM_INTRO,
+        "Microsoft Teams Premium Introductory Pricing",
+        "36a0f3b3-adb5-49ea-bf66-762134cf063a",
+        "Microsoft_Teams_Premium_Intro",
+        7.0,
+        terms=("P1Y",),
+        upgrades=(TEAMS_PREMIUM,),
+        per_customer=1,
+    ),
+    _offer(
+        VISIO,
+        "Visio Plan 2",
+        "c5928f49-12ba-48f7-ada3-0d743a3601d5",
+        "VISIOCLIENT",
+        15.0,
+    ),
+    _offer(
+        PROJECT,
+        "Project Plan 3",
+        "53818b1b-4a27-454b-8896-0dba576410e6",
+        "PROJECTPROFESSIONAL",
+        30.0,
+    ),
+    _offer(
+        EXCHANGE_P1,
+        "Exchange Online (Plan 1)",
+        "4b9405b0-7788-4568-add1-99614e613b69",
+        "EXCHANGESTANDARD",
+        4.0,
+        upgrades=(EXCHANGE_P2,),
+    ),
+    _offer(
+        EXCHANGE_P2,
+        "Exchange Online (Plan 2)",
+        "19ec0d23-8335-4cbd-94ac-6050e30712fa",
+        "EXCHANGEENTERPRISE",
+        8.0,
+    ),
+    _offer(
+        COPILOT,
+        "Microsoft 365 Copilot",
+        "639dec6b-bb19-468b-871c-c5c441c4b0cb",
+        "Microsoft_365_Copilot",
+        30.0,
+        terms=("P1M", "P1Y", "P3Y"),
+        addon="copilot",
+        prerequisites=_COPILOT_BASE,
+    ),
+    _offer(
+        MULTI_GEO,
+        "Multi-Geo Capabilities in Office 365",
+        "84951599-62b7-46f3-9c9d-30551b2ad607",
+        "OFFICE365_MULTIGEO",
+        2.0,
+        addon="multigeo",
+        prerequisites=_MULTI_GEO_BASE,
+    ),
+    _offer(
+        ENTRA_P1,
+        "Microsoft Entra ID P1",
+        "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
+        "AAD_PREMIUM",
+        6.0,
+    ),
+)
+
+_BY_KEY = {offer.key: offer for offer in OFFERS}
+_BY_ITEM = {offer.catalog_item_id: offer for offer in OFFERS}
+_BY_SKU_ID: dict[str, Offer] = {}
+for _o in OFFERS:
+    _BY_SKU_ID.setdefault(_o.sku_id, _o)
+_PRODUCTS: dict[str, list[Offer]] = {}
+for _o in OFFERS:
+    _PRODUCTS.setdefault(_o.product_id, []).append(_o)
+
+
+def offer(key: str) -> Offer | None:
+    """The offer for ``productId:skuId`` (or a longer catalog item id), if catalogued."""
+    parts = key.split(":")
+    return _BY_KEY.get(":".join(parts[:2])) if len(parts) >= 2 else None
+
+
+def offer_for_item(catalog_item_id: str) -> Offer | None:
+    """The offer for an exact ``product:sku:availability`` id."""
+    return _BY_ITEM.get(catalog_item_id)
+
+
+def offer_for_sku_id(sku_id: str) -> Offer | None:
+    """The (paid) offer behind a Graph skuId."""
+    return _BY_SKU_ID.get(sku_id)
+
+
+def product_offers(product_id: str) -> list[Offer]:
+    """The SKUs of one product (empty when unknown)."""
+    return _PRODUCTS.get(product_id, [])
+
+
+def billing_cycles(term: str) -> list[str]:
+    """Billing cycles a term can be bought with."""
+    return ["monthly"] if term == "P1M" else ["monthly", "annual"]
+
+
+def product_json(product_id: str) -> dict[str, Any]:
+    """A catalogue product."""
+    first = _PRODUCTS[product_id][0]
+    title = first.title.removesuffix(" Trial").removesuffix(" Introductory Pricing")
+    return {
+        "id": product_id,
+        "title": title,
+        "description": f"{title} (new commerce).",
+        "productType": {"id": "OnlineServices", "displayName": "OnlineServices"},
+        "isMicrosoftProduct": True,
+        "publisherName": "Microsoft Corporation",
+        "links": {"skus": {"uri": f"/products/{product_id}/skus?country={COUNTRY}"}},
+        "attributes": {"objectType": "Product"},
+    }
+
+
+def sku_json(item: Offer) -> dict[str, Any]:
+    """A catalogue SKU; ``unitPrice`` and ``limitPerCustomer`` are emulator extensions."""
+    return {
+        "id": item.sku,
+        "productId": item.product_id,
+        "title": item.title,
+        "description": item.title,
+        "minimumQuantity": TRIAL_SEATS if item.is_trial else 1,
+        "maximumQuantity": item.max_quantity,
+        "isTrial": item.is_trial,
+        "supportedBillingCycles": ["monthly"] if item.is_trial else ["monthly", "annual"],
+        "purchasePrerequisites": [],
+        "inventoryVariables": [],
+        "provisioningVariables": [],
+        "actions": [],
+        "dynamicAttributes": {
+            "isAddon": item.addon is not None,
+            "prerequisiteSkus": list(item.prerequisites),
+            "upgradeTargetOffers": list(item.upgrades),
+            "hasConstraints": item.per_customer is not None or item.addon is not None,
+            "isMicrosoftProduct": True,
+            "skuPartNumber": item.part_number,
+            "azureSkuId": item.sku_id,
+            "trialConvertsTo": item.trial_of,
+        },
+        "unitPrice": item.unit_price,
+        "currencyCode": CURRENCY,
+        "limitPerCustomer": item.per_customer,
+        "links": {
+            "availabilities": {
+                "uri": f"/products/{item.product_id}/skus/{item.sku}/availabilities"
+                f"?country={COUNTRY}"
+            }
+        },
+        "attributes": {"objectType": "Sku"},
+    }
+
+
+def availability_json(item: Offer) -> dict[str, Any]:
+    """A catalogue availability (what a cart line item buys)."""
+    return {
+        "id": item.availability_id,
+        "productId": item.product_id,
+        "skuId": item.sku,
+        "catalogItemId": item.catalog_item_id,
+        "defaultCurrency": {"code": CURRENCY, "symbol": "$"},
+        "segment": "commercial",
+        "country": COUNTRY,
+        "isPurchasable": True,
+        "isRenewable": not item.is_trial,
+        "terms": [
+            {
+                "duration": term,
+                "description": f"{term} commitment",
+                "billingCycles": billing_cycles(term),
+                "cancellationPolicies": [] if item.is_trial else [{"refundOptions": []}],
+            }
+            for term in item.terms
+        ],
+        "product": {"id": item.product_id, "title": item.title},
+        "sku": {"id": item.sku, "title": item.title},
+        "unitPrice": item.unit_price,
+        "attributes": {"objectType": "Availability"},
+    }

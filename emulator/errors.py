@@ -1,0 +1,94 @@
+"""Partner Center and Graph error bodies, and the error codes the emulator answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Partner Center codes (the "code" of the error body). Stable: tests and clients rely on them.
+INVALID_INPUT = 800002
+NOT_READY = 800082  # 409: a renewal (or an injected conflict) is in progress
+UNAUTHORIZED = 800401
+NOT_FOUND = 800404
+PRECONDITION_FAILED = 800412
+TOO_MANY_REQUESTS = 800429
+SERVER_ERROR = 800500
+GATEWAY_TIMEOUT = 800504
+DECREASE_OUTSIDE_WINDOW = 800100
+BELOW_ONE_SEAT = 800101
+BELOW_ASSIGNED = 800102
+CANCEL_OUTSIDE_WINDOW = 800103
+TRIAL_LOCKED = 800104
+SCHEDULE_NEEDS_ACTIVE_AUTO_RENEW = 800105
+NOT_ACTIVE = 800106
+UPDATE_CAP_REACHED = 800107
+ADDON_LIMIT = 800108
+ONE_PER_CUSTOMER = 800109
+TOO_MANY_RESELLERS = 800110
+ATTESTATION_REQUIRED = 800111
+RESELLER_NOT_AUTHORISED = 800112
+TRANSITION_NOT_ALLOWED = 800113
+UNKNOWN_CATALOG_ITEM = 800114
+CART_ALREADY_CHECKED_OUT = 800115
+
+_GRAPH_CODES = {
+    400: "Request_BadRequest",
+    401: "InvalidAuthenticationToken",
+    403: "Authorization_RequestDenied",
+    404: "Request_ResourceNotFound",
+    405: "Request_BadRequest",
+    409: "Conflict",
+    412: "PreconditionFailed",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    504: "GatewayTimeout",
+}
+
+
+class ApiError(Exception):
+    """A refusal answered with a Partner Center (or Graph) error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        description: str,
+        headers: dict[str, str] | None = None,
+        graph_code: str | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.code = code
+        self.description = description
+        self.headers = headers or {}
+        self.graph_code = graph_code
+
+
+def pc_body(code: int, description: str) -> dict[str, Any]:
+    """A Partner Center error body."""
+    return {"code": code, "description": description, "data": [], "source": "PartnerFD"}
+
+
+def graph_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
+    """A Microsoft Graph error body."""
+    return {
+        "error": {
+            "code": code or _GRAPH_CODES.get(status, "UnknownError"),
+            "message": message,
+            "innerError": {},
+        }
+    }
+
+
+def invalid(description: str) -> ApiError:
+    """A 400 for a malformed request."""
+    return ApiError(400, INVALID_INPUT, description)
+
+
+def refused(code: int, description: str) -> ApiError:
+    """A 400 for a request the NCE rules refuse."""
+    return ApiError(400, code, description)
+
+
+def not_found(what: str) -> ApiError:
+    """A 404 for a missing resource."""
+    return ApiError(404, NOT_FOUND, f"{what} was not found.")

@@ -1,0 +1,164 @@
+"""The emulator's in-memory records: resellers, customers, users, subscriptions, tranches."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from emulator.clock import midnight
+
+REFUND_WINDOW = timedelta(days=7)
+CANCELLATION_WINDOW = timedelta(days=7)
+LIVE_STATUSES = ("active", "suspended")
+
+
+def new_etag() -> str:
+    """A fresh opaque etag."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Tranche:
+    """Seats added at one moment; reducible until ``added + 7 days``."""
+
+    quantity: int
+    added: datetime
+    refundable: bool = True
+
+    @property
+    def allowed_until(self) -> datetime:
+        """The end of this tranche's reduction window."""
+        return self.added + REFUND_WINDOW
+
+
+@dataclass
+class Reseller:
+    """An indirect reseller of the partner."""
+
+    id: str
+    name: str
+    mpn_id: str = ""
+    relationship: str = "authorised"
+
+    @property
+    def authorised(self) -> bool:
+        """Whether the reseller relationship allows provisioning."""
+        return self.relationship.lower() in ("authorised", "authorized", "active")
+
+
+@dataclass
+class User:
+    """A user of a customer tenant and the licenses it holds (skuId → disabled plans)."""
+
+    id: str
+    upn: str
+    name: str
+    licenses: dict[str, list[str]] = field(default_factory=dict)
+    account_enabled: bool = True
+
+
+@dataclass
+class Subscription:
+    """A license subscription of a customer."""
+
+    id: str
+    customer_id: str
+    offer_id: str
+    sku_id: str
+    offer_name: str
+    friendly_name: str
+    status: str
+    auto_renew: bool
+    trial: bool
+    nce: bool
+    term: str
+    billing_cycle: str
+    created: datetime
+    term_started: datetime
+    effective_start: date
+    commitment_end: date
+    cancel_until: datetime | None
+    tranches: list[Tranche]
+    partner_id: str | None
+    order_id: str
+    unit_price: float
+    etag: str = field(default_factory=new_etag)
+    scheduled: dict[str, Any] | None = None
+    update_count: int = 0
+    renewal_pending_until: datetime | None = None
+    generation: int = 0
+    suspension_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def quantity(self) -> int:
+        """Seats: the sum of the tranches."""
+        return sum(t.quantity for t in self.tranches)
+
+    @property
+    def renew_at(self) -> datetime:
+        """00:00 UTC of the day after the (inclusive) commitment end date."""
+        return midnight(self.commitment_end + timedelta(days=1))
+
+    def refundable(self, now: datetime) -> list[Tranche]:
+        """Tranches whose reduction window is still ahead."""
+        return [t for t in self.tranches if t.refundable and t.allowed_until > now]
+
+    def renewal_pending(self, now: datetime) -> bool:
+        """Whether a renewal is under way (updates answer 409)."""
+        return self.renewal_pending_until is not None and now < self.renewal_pending_until
+
+    def touch(self) -> None:
+        """Record a change: a new etag."""
+        self.etag = new_etag()
+
+
+@dataclass
+class Customer:
+    """A customer tenant with its users and subscriptions."""
+
+    id: str
+    name: str
+    domain: str
+    tenant_id: str
+    reseller_id: str | None = None
+    users: dict[str, User] = field(default_factory=dict)
+    upns: dict[str, str] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    consumed: Counter[str] = field(default_factory=Counter)
+    generated_users: int = 0
+
+    def add_user(self, user: User) -> None:
+        """Add (or replace) a user and count the licenses it holds."""
+        old = self.users.get(user.id)
+        if old is not None:
+            self.consumed.subtract(old.licenses.keys())
+            self.upns.pop(old.upn.lower(), None)
+        self.users[user.id] = user
+        self.upns[user.upn.lower()] = user.id
+        self.consumed.update(user.licenses.keys())
+
+    def find_user(self, key: str) -> User | None:
+        """A user by id or user principal name."""
+        user = self.users.get(key)
+        if user is None and key.lower() in self.upns:
+            user = self.users[self.upns[key.lower()]]
+        return user
+
+    def units(self, sku_id: str, status: str = "active") -> int:
+        """Seats of a SKU over this customer's subscriptions in one status."""
+        return sum(
+            s.quantity
+            for s in self.subscriptions.values()
+            if s.sku_id == sku_id and s.status == status
+        )
+
+    def sku_ids(self) -> list[str]:
+        """SKUs this customer holds through live subscriptions or assignments."""
+        seen = dict.fromkeys(
+            s.sku_id for s in self.subscriptions.values() if s.status in LIVE_STATUSES
+        )
+        seen.update(dict.fromkeys(sku for sku, n in self.consumed.items() if n > 0))
+        return list(seen)

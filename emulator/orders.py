@@ -1,0 +1,438 @@
+"""Carts, checkout and transitions (upgrades), with the rules that govern them."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from emulator import catalogue, errors
+from emulator.catalogue import TRIAL_SEATS, Offer
+from emulator.clock import iso
+from emulator.errors import ApiError, invalid, not_found, refused
+from emulator.lifecycle import commitment_end, switch_offer, take_seats
+from emulator.model import CANCELLATION_WINDOW, Customer, Subscription, Tranche
+from emulator.rules import addon_seats, base_seats, check_addon, check_not_renewing
+from emulator.shapes import link, subscription_json
+
+if TYPE_CHECKING:
+    from emulator.state import Store
+
+MAX_ADDITIONAL_RESELLERS = 5
+RECORD_KEY = "transaction_reseller"
+ATTESTATION_FIELDS = ("partnerOnRecordAttestationAccepted", "partnerOfRecordAttestation")
+TRANSITION_TYPES = ("transition_only", "transition_with_license_transfer")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise invalid(f"{name} must be a positive integer.")
+    return value
+
+
+def _line_item(index: int, raw: Any) -> dict[str, Any]:
+    """Validate one cart line item and fill in its defaults."""
+    if not isinstance(raw, dict):
+        raise invalid("Each line item must be an object.")
+    item = catalogue.offer_for_item(str(raw.get("catalogItemId", "")))
+    if item is None:
+        raise ApiError(
+            400,
+            errors.UNKNOWN_CATALOG_ITEM,
+            f"Catalog item {raw.get('catalogItemId')!r} is not in the catalogue.",
+        )
+    default_quantity = TRIAL_SEATS if item.is_trial else None
+    quantity = _positive_int(raw.get("quantity", default_quantity), "quantity")
+    if item.is_trial and quantity != TRIAL_SEATS:
+        raise invalid(f"A trial comes with exactly {TRIAL_SEATS} seats.")
+    if quantity > item.max_quantity:
+        raise invalid(f"{item.title} allows at most {item.max_quantity} seats.")
+    term = raw.get("termDuration") or ("P1Y" if "P1Y" in item.terms else item.terms[0])
+    if term not in item.terms:
+        raise invalid(f"{item.title} is not sold with term {term}.")
+    cycle = raw.get("billingCycle") or "monthly"
+    if cycle not in catalogue.billing_cycles(term):
+        raise invalid(f"Billing cycle {cycle} is not available for term {term}.")
+    participants = raw.get("participants") or []
+    if not isinstance(participants, list) or not all(
+        isinstance(p, dict) and "key" in p and "value" in p for p in participants
+    ):
+        raise invalid("participants must be a list of {key, value}.")
+    return {
+        "id": index,
+        "catalogItemId": item.catalog_item_id,
+        "quantity": quantity,
+        "billingCycle": cycle,
+        "termDuration": term,
+        "friendlyName": raw.get("friendlyName") or item.title,
+        "provisioningContext": raw.get("provisioningContext") or {},
+        "participants": participants,
+        "orderGroup": "0",
+    }
+
+
+def _resellers(
+    store: Store, customer: Customer, line: dict[str, Any]
+) -> tuple[str | None, list[str]]:
+    """The reseller of record and the additional resellers named by a line item."""
+    named = [str(p["value"]) for p in line["participants"] if "reseller" in str(p["key"]).lower()]
+    record = next(
+        (str(p["value"]) for p in line["participants"] if p["key"] == RECORD_KEY),
+        customer.reseller_id,
+    )
+    additional = [value for value in named if value != record]
+    if len(additional) > MAX_ADDITIONAL_RESELLERS:
+        raise refused(
+            errors.TOO_MANY_RESELLERS,
+            f"An order may name at most {MAX_ADDITIONAL_RESELLERS} resellers besides the "
+            "reseller of record.",
+        )
+    if record is not None:
+        reseller = store.resellers.get(record)
+        if reseller is None or not reseller.authorised:
+            raise refused(
+                errors.RESELLER_NOT_AUTHORISED,
+                f"Reseller {record} has no authorised reseller relationship with the partner.",
+            )
+    return record, additional
+
+
+def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
+    """Validate and keep a cart; return its JSON."""
+    if not isinstance(body, dict) or not isinstance(body.get("lineItems"), list):
+        raise invalid("A cart needs a list of lineItems.")
+    if not body["lineItems"]:
+        raise invalid("A cart needs at least one line item.")
+    lines = [_line_item(i, raw) for i, raw in enumerate(body["lineItems"])]
+    attested = any(body.get(name) is True for name in ATTESTATION_FIELDS)
+    for line in lines:
+        _resellers(store, customer, line)
+        if line["participants"] and not attested:
+            raise refused(
+                errors.ATTESTATION_REQUIRED,
+                "Naming resellers needs the partner-of-record attestation "
+                "(partnerOnRecordAttestationAccepted: true).",
+            )
+    now = store.now()
+    cart: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "customerId": customer.id,
+        "creationTimestamp": iso(now),
+        "lastModifiedTimestamp": iso(now),
+        "expirationTimestamp": iso(now + timedelta(days=7)),
+        "lastModifiedUser": "emulator@partner.example",
+        "status": "Active",
+        "partnerOnRecordAttestationAccepted": attested,
+        "lineItems": lines,
+        "attributes": {"objectType": "Cart"},
+    }
+    store.carts[cart["id"]] = cart
+    return cart
+
+
+def checkout(store: Store, customer: Customer, cart_id: str) -> dict[str, Any]:
+    """Check the rules for the whole cart, then create its subscriptions in one order."""
+    cart = store.carts.get(cart_id)
+    if cart is None or cart["customerId"] != customer.id:
+        raise not_found(f"Cart {cart_id}")
+    if cart["status"] != "Active":
+        raise refused(errors.CART_ALREADY_CHECKED_OUT, "The cart has already been checked out.")
+    plan = [(line, catalogue.offer_for_item(line["catalogItemId"])) for line in cart["lineItems"]]
+    _check_cart_rules(customer, [(line, item) for line, item in plan if item is not None])
+    now = store.now()
+    order_id = str(uuid.uuid4())
+    order_lines = []
+    for line, item in plan:
+        assert item is not None
+        record, _ = _resellers(store, customer, line)
+        sub = _new_subscription(customer, item, line, record, order_id, now)
+        store.add_subscription(customer, sub)
+        order_lines.append(
+            {
+                "lineItemNumber": line["id"],
+                "offerId": item.catalog_item_id,
+                "subscriptionId": sub.id,
+                "termDuration": sub.term,
+                "transactionType": "New",
+                "friendlyName": sub.friendly_name,
+                "quantity": sub.quantity,
+                "partnerIdOnRecord": record or "",
+                "links": {"subscription": link(f"/customers/{customer.id}/subscriptions/{sub.id}")},
+            }
+        )
+    cart["status"] = "Ordered"
+    order = {
+        "id": order_id,
+        "alternateId": order_id[:12],
+        "referenceCustomerId": customer.id,
+        "billingCycle": cart["lineItems"][0]["billingCycle"],
+        "currencyCode": catalogue.CURRENCY,
+        "lineItems": order_lines,
+        "creationDate": iso(now),
+        "status": "completed",
+        "transactionType": "UserPurchase",
+        "links": {"self": link(f"/customers/{customer.id}/orders/{order_id}")},
+        "attributes": {"objectType": "Order"},
+    }
+    store.record("CreateOrder", customer, "Order", order)
+    return {"orders": [order]}
+
+
+def _check_cart_rules(customer: Customer, plan: list[tuple[dict[str, Any], Offer]]) -> None:
+    """One-per-customer and add-on limits, counting the seats in the same cart."""
+    offers = {item.key: item for _, item in plan}
+    in_cart: Counter[str] = Counter()
+    seats: Counter[str] = Counter()
+    for line, item in plan:
+        in_cart[item.key] += 1
+        seats[item.key] += line["quantity"]
+    for key, count in in_cart.items():
+        item = offers[key]
+        if item.per_customer is None:
+            continue
+        held = sum(
+            1
+            for s in customer.subscriptions.values()
+            if s.offer_id == key and s.status in ("active", "suspended", "expired")
+        )
+        if held + count > item.per_customer:
+            raise refused(
+                errors.ONE_PER_CUSTOMER,
+                f"{item.title} allows {item.per_customer} subscription(s) per customer.",
+            )
+    for key, quantity in seats.items():
+        item = offers[key]
+        if item.addon is not None:
+            extra = sum(seats[base] for base in item.prerequisites)
+            total = addon_seats(customer, item) + quantity
+            check_addon(item, total, base_seats(customer, item, extra))
+
+
+def _new_subscription(
+    customer: Customer,
+    item: Offer,
+    line: dict[str, Any],
+    record: str | None,
+    order_id: str,
+    now: datetime,
+) -> Subscription:
+    """A subscription bought now from a cart line."""
+    return Subscription(
+        id=str(uuid.uuid4()),
+        customer_id=customer.id,
+        offer_id=item.key,
+        sku_id=item.sku_id,
+        offer_name=item.title,
+        friendly_name=line["friendlyName"],
+        status="active",
+        auto_renew=True,
+        trial=item.is_trial,
+        nce=True,
+        term=line["termDuration"],
+        billing_cycle=line["billingCycle"],
+        created=now,
+        term_started=now,
+        effective_start=now.date(),
+        commitment_end=commitment_end(now.date(), line["termDuration"]),
+        cancel_until=None if item.is_trial else now + CANCELLATION_WINDOW,
+        tranches=[Tranche(line["quantity"], now, refundable=not item.is_trial)],
+        partner_id=record,
+        order_id=order_id,
+        unit_price=item.unit_price,
+    )
+
+
+def _eligibility_errors(sub: Subscription, now: datetime, immediate: bool) -> list[dict[str, Any]]:
+    """Why a subscription cannot transition now (Partner Center's numbered reasons)."""
+    problems = []
+    if sub.status != "active" or sub.trial:
+        problems.append({"code": 1, "description": "The subscription is not active (or a trial)."})
+    if immediate and sub.cancel_until is not None and now < sub.cancel_until:
+        problems.append(
+            {"code": 2, "description": "The subscription is in its cancellation window."}
+        )
+    if not immediate and not sub.auto_renew:
+        problems.append({"code": 1, "description": "Auto-renew is off: nothing to schedule."})
+    return problems
+
+
+def eligibilities(sub: Subscription, now: datetime, eligibility_type: str) -> list[dict[str, Any]]:
+    """The upgrade targets of a subscription and whether each is possible now."""
+    if eligibility_type not in ("immediate", "scheduled"):
+        raise invalid("eligibilityType must be immediate or scheduled.")
+    current = catalogue.offer(sub.offer_id)
+    if current is None:
+        return []
+    problems = _eligibility_errors(sub, now, eligibility_type == "immediate")
+    items = []
+    for key in current.upgrades:
+        target = catalogue.offer(key)
+        assert target is not None
+        items.append(
+            {
+                "catalogItemId": target.catalog_item_id,
+                "title": target.title,
+                "transitionType": "transition_with_license_transfer",
+                "eligibilities": [
+                    {
+                        "isEligible": not problems,
+                        "transitionType": "transition_with_license_transfer",
+                        "errors": problems,
+                    }
+                ],
+                "attributes": {"objectType": "TransitionEligibility"},
+            }
+        )
+    return items
+
+
+def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -> dict[str, Any]:
+    """Upgrade some or all seats of a subscription to a higher offer."""
+    now = store.now()
+    if not isinstance(body, dict):
+        raise invalid("The request body must be a transition object.")
+    check_not_renewing(sub, now)
+    target = catalogue.offer(str(body.get("toCatalogItemId", "")))
+    current = catalogue.offer(sub.offer_id)
+    if target is None:
+        raise ApiError(400, errors.UNKNOWN_CATALOG_ITEM, "toCatalogItemId is not in the catalogue.")
+    if current is None or target.key not in current.upgrades:
+        reason = (
+            "is not supported by Microsoft"
+            if current is not None and (current.key, target.key) in catalogue.UNSUPPORTED_PATHS
+            else "is not an upgrade"
+        )
+        raise refused(
+            errors.TRANSITION_NOT_ALLOWED, f"{sub.offer_name} to {target.title} {reason}."
+        )
+    problems = _eligibility_errors(sub, now, immediate=True)
+    if problems:
+        raise refused(errors.TRANSITION_NOT_ALLOWED, problems[0]["description"])
+    quantity = _positive_int(body.get("quantity", sub.quantity), "quantity")
+    if quantity > sub.quantity:
+        raise invalid("quantity exceeds the seats of the subscription.")
+    term = body.get("termDuration") or sub.term
+    if term not in target.terms or _months(term) < _months(sub.term):
+        raise refused(errors.TRANSITION_NOT_ALLOWED, "The target term is shorter (code 3).")
+    kind = body.get("transitionType") or "transition_with_license_transfer"
+    if kind not in TRANSITION_TYPES:
+        raise invalid(f"transitionType must be one of {', '.join(TRANSITION_TYPES)}.")
+    destination = _destination(customer, sub, target, body.get("toSubscriptionId"))
+    old = subscription_json(sub, now)
+    from_item = body.get("fromCatalogItemId") or current.catalog_item_id
+    full = quantity == sub.quantity
+    old_sku = sub.sku_id
+    if destination is None and full:
+        switch_offer(sub, target.key)
+        sub.term = term
+        for tranche in sub.tranches:
+            tranche.refundable = False
+        destination = sub
+    else:
+        take_seats(sub, quantity, list(sub.tranches))
+        if full:
+            sub.status = "expired"
+            sub.auto_renew = False
+        if destination is None:
+            destination = _co_terminous(customer, sub, target, quantity, term, body, now)
+            store.add_subscription(customer, destination)
+        else:
+            destination.tranches.append(Tranche(quantity, now, refundable=False))
+            destination.scheduled = None
+            destination.touch()
+    sub.cancel_until = None
+    sub.scheduled = None
+    sub.update_count += 1
+    sub.touch()
+    if kind == "transition_with_license_transfer":
+        _move_licenses(customer, old_sku, destination.sku_id, quantity)
+    result = {
+        "id": str(uuid.uuid4()),
+        "fromCatalogItemId": from_item,
+        "toCatalogItemId": target.catalog_item_id,
+        "fromSubscriptionId": sub.id,
+        "toSubscriptionId": destination.id,
+        "quantity": quantity,
+        "termDuration": term,
+        "billingCycle": destination.billing_cycle,
+        "transitionType": kind,
+        "status": "completed",
+        "creationDate": iso(now),
+        "attributes": {"objectType": "Transition"},
+    }
+    store.record("UpgradeSubscription", customer, "Subscription", subscription_json(sub, now), old)
+    return result
+
+
+def _months(term: str) -> int:
+    return {"P1M": 1, "P1Y": 12, "P3Y": 36}.get(term, 0)
+
+
+def _destination(
+    customer: Customer, sub: Subscription, target: Offer, to_id: Any
+) -> Subscription | None:
+    """The existing subscription that receives the seats, if one is named."""
+    if not to_id:
+        return None
+    found = customer.subscriptions.get(str(to_id))
+    if found is None:
+        raise not_found(f"Subscription {to_id}")
+    if found.offer_id != target.key or found.status != "active":
+        raise refused(
+            errors.TRANSITION_NOT_ALLOWED, "toSubscriptionId is not an active target subscription."
+        )
+    if found.commitment_end < sub.commitment_end:
+        raise refused(
+            errors.TRANSITION_NOT_ALLOWED, "The target subscription ends earlier (code 4)."
+        )
+    return found
+
+
+def _co_terminous(
+    customer: Customer,
+    sub: Subscription,
+    target: Offer,
+    quantity: int,
+    term: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> Subscription:
+    """A new subscription for the upgraded seats, ending with the source."""
+    return Subscription(
+        id=str(uuid.uuid4()),
+        customer_id=customer.id,
+        offer_id=target.key,
+        sku_id=target.sku_id,
+        offer_name=target.title,
+        friendly_name=target.title,
+        status="active",
+        auto_renew=sub.auto_renew,
+        trial=False,
+        nce=True,
+        term=term,
+        billing_cycle=body.get("billingCycle") or sub.billing_cycle,
+        created=now,
+        term_started=now,
+        effective_start=now.date(),
+        commitment_end=sub.commitment_end,
+        cancel_until=None,
+        tranches=[Tranche(quantity, now, refundable=False)],
+        partner_id=sub.partner_id,
+        order_id=str(uuid.uuid4()),
+        unit_price=target.unit_price,
+    )
+
+
+def _move_licenses(customer: Customer, old_sku: str, new_sku: str, count: int) -> None:
+    """Move up to ``count`` users' licenses from the old SKU to the new one."""
+    if old_sku == new_sku:
+        return
+    for user in customer.users.values():
+        if count == 0:
+            break
+        if old_sku in user.licenses and new_sku not in user.licenses:
+            user.licenses[new_sku] = user.licenses.pop(old_sku)
+            customer.consumed[old_sku] -= 1
+            customer.consumed[new_sku] += 1
+            count -= 1

@@ -1,0 +1,170 @@
+"""Loading a scenario (resellers, customers, users, subscriptions) into the state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from emulator import catalogue
+from emulator.catalogue import TRIAL_SEATS
+from emulator.clock import parse_when, term_months
+from emulator.lifecycle import commitment_end
+from emulator.model import CANCELLATION_WINDOW, Customer, Reseller, Subscription, Tranche, User
+
+if TYPE_CHECKING:
+    from emulator.state import Store
+
+STATUSES = ("active", "suspended", "deleted", "expired", "disabled", "pending")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded."""
+
+
+def _require(raw: dict[str, Any], name: str, where: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{where}: {name!r} is required")
+    return value
+
+
+def _when(value: Any, now: datetime, where: str) -> datetime:
+    try:
+        return parse_when(str(value), now)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: {value!r} is not a date") from exc
+
+
+def load(store: Store, data: Any) -> dict[str, int]:
+    """Add the scenario to the current state; return what was added."""
+    if not isinstance(data, dict):
+        raise ScenarioError("the scenario must be a JSON object")
+    now = store.now()
+    counts = {"resellers": 0, "customers": 0, "users": 0, "subscriptions": 0}
+    for raw in data.get("resellers") or []:
+        reseller_id = _require(raw, "id", "reseller")
+        store.add_reseller(
+            Reseller(
+                id=reseller_id,
+                name=raw.get("name") or reseller_id,
+                mpn_id=str(raw.get("mpn_id") or ""),
+                relationship=raw.get("relationship") or "authorised",
+            )
+        )
+        counts["resellers"] += 1
+    for raw in data.get("customers") or []:
+        _load_customer(store, raw, now, counts)
+    return counts
+
+
+def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]) -> None:
+    if not isinstance(raw, dict):
+        raise ScenarioError("each customer must be an object")
+    customer_id = _require(raw, "id", "customer")
+    name = raw.get("name") or customer_id
+    slug = "".join(ch for ch in name.lower() if ch.isalnum()) or customer_id
+    customer = store.add_customer(
+        Customer(
+            id=customer_id,
+            name=name,
+            domain=raw.get("domain") or f"{slug}.onmicrosoft.com",
+            tenant_id=raw.get("tenant_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, customer_id)),
+            reseller_id=raw.get("reseller_id"),
+        )
+    )
+    counts["customers"] += 1
+    for sub_raw in raw.get("subscriptions") or []:
+        store.add_subscription(customer, _subscription(customer, sub_raw, now))
+        counts["subscriptions"] += 1
+    for user_raw in raw.get("users") or []:
+        if not isinstance(user_raw, dict):
+            raise ScenarioError(f"customer {customer_id}: each user must be an object")
+        user_id = _require(user_raw, "id", f"customer {customer_id} user")
+        licenses = user_raw.get("licenses") or []
+        customer.add_user(
+            User(
+                id=user_id,
+                upn=user_raw.get("upn") or f"{user_id}@{customer.domain}",
+                name=user_raw.get("name") or user_id,
+                licenses={str(sku): [] for sku in licenses},
+                account_enabled=bool(user_raw.get("enabled", True)),
+            )
+        )
+        counts["users"] += 1
+    for sku, amount in (raw.get("assigned") or {}).items():
+        if not isinstance(amount, int) or amount < 0:
+            raise ScenarioError(f"customer {customer_id}: assigned {sku} must be a count")
+        for _ in range(amount):
+            customer.generated_users += 1
+            number = customer.generated_users
+            customer.add_user(
+                User(
+                    id=f"{customer_id}-user-{number}",
+                    upn=f"user{number}@{customer.domain}",
+                    name=f"User {number}",
+                    licenses={str(sku): []},
+                )
+            )
+            counts["users"] += 1
+
+
+def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
+    """A scenario subscription with its defaults and tranches."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"customer {customer.id}: each subscription must be an object")
+    sub_id = _require(raw, "id", f"customer {customer.id} subscription")
+    where = f"subscription {sub_id}"
+    trial = bool(raw.get("trial", False))
+    offer_id = raw.get("offer_id") or (catalogue.PREMIUM_TRIAL if trial else catalogue.PREMIUM)
+    item = catalogue.offer(offer_id)
+    offer_name = raw.get("offer_name") or (item.title if item else offer_id)
+    term = "P1M" if trial else raw.get("term") or "P1Y"  # a trial always lasts one month
+    try:
+        term_months(term)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: term {term!r} is not a term duration") from exc
+    status = raw.get("status") or "active"
+    if status not in STATUSES:
+        raise ScenarioError(f"{where}: status must be one of {STATUSES}")
+    created = _when(raw.get("created") or raw.get("term_start") or "+0d", now, where)
+    term_start = _when(raw.get("term_start") or raw.get("created") or "+0d", now, where)
+    tranches = [
+        Tranche(int(t["quantity"]), _when(t.get("added", "+0d"), now, where))
+        for t in raw.get("tranches") or []
+    ]
+    if not tranches:
+        quantity = raw.get("quantity", TRIAL_SEATS if trial else 1)
+        tranches = [Tranche(int(quantity), term_start)]
+    if trial:
+        for tranche in tranches:
+            tranche.refundable = False
+    nce = bool(raw.get("nce", True))
+    end = raw.get("commitment_end")
+    return Subscription(
+        id=sub_id,
+        customer_id=customer.id,
+        offer_id=offer_id,
+        sku_id=str(raw.get("sku_id") or (item.sku_id if item else offer_id)),
+        offer_name=offer_name,
+        friendly_name=raw.get("friendly_name") or offer_name,
+        status=status,
+        auto_renew=bool(raw.get("auto_renew", status == "active")),
+        trial=trial,
+        nce=nce,
+        term=term,
+        billing_cycle=raw.get("billing_cycle") or "monthly",
+        created=created,
+        term_started=term_start,
+        effective_start=term_start.date(),
+        commitment_end=(
+            _when(end, now, where).date() if end else commitment_end(term_start.date(), term)
+        ),
+        cancel_until=None if trial else term_start + CANCELLATION_WINDOW,
+        tranches=tranches,
+        partner_id=raw.get("partner_id") or customer.reseller_id,
+        order_id=raw.get("order_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"order:{sub_id}")),
+        unit_price=float(raw.get("unit_price", item.unit_price if item else 0.0)),
+        scheduled=raw.get("scheduled"),
+        update_count=int(raw.get("update_count", 0)),
+    )

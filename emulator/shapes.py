@@ -1,0 +1,127 @@
+"""The JSON shapes of Partner Center and Graph resources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from emulator import catalogue
+from emulator.clock import iso, iso_day
+from emulator.model import Customer, Subscription, User
+
+
+def link(uri: str, headers: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """A Partner Center link object."""
+    return {"uri": uri, "method": "GET", "headers": headers or []}
+
+
+def collection(
+    items: list[dict[str, Any]],
+    self_uri: str,
+    next_link: dict[str, Any] | None = None,
+    total: int | None = None,
+) -> dict[str, Any]:
+    """A Partner Center collection."""
+    links: dict[str, Any] = {"self": link(self_uri)}
+    if next_link is not None:
+        links["next"] = next_link
+    return {
+        "totalCount": len(items) if total is None else total,
+        "items": items,
+        "links": links,
+        "attributes": {"objectType": "Collection"},
+    }
+
+
+def refundable_json(sub: Subscription, now: datetime) -> dict[str, Any]:
+    """``refundableQuantity``: the seats that can be reduced now, per tranche."""
+    tranches = sorted(sub.refundable(now), key=lambda t: t.added)
+    return {
+        "totalQuantity": sum(t.quantity for t in tranches),
+        "details": [
+            {"quantity": t.quantity, "allowedUntilDateTime": iso(t.allowed_until)} for t in tranches
+        ],
+    }
+
+
+def subscription_json(sub: Subscription, now: datetime, by_id: bool = True) -> dict[str, Any]:
+    """A subscription as Partner Center returns it (``refundableQuantity`` on GET by id)."""
+    uri = f"/customers/{sub.customer_id}/subscriptions/{sub.id}"
+    body: dict[str, Any] = {
+        "id": sub.id,
+        "entitlementId": sub.id,
+        "offerId": sub.offer_id,
+        "offerName": sub.offer_name,
+        "friendlyName": sub.friendly_name,
+        "quantity": sub.quantity,
+        "unitType": "Licenses",
+        "hasPurchasableAddons": False,
+        "creationDate": iso(sub.created),
+        "effectiveStartDate": iso_day(sub.effective_start),
+        "commitmentEndDate": iso_day(sub.commitment_end),
+        "cancellationAllowedUntilDate": iso(sub.cancel_until) if sub.cancel_until else None,
+        "status": sub.status,
+        "autoRenewEnabled": sub.auto_renew,
+        "isTrial": sub.trial,
+        "billingType": "license",
+        "billingCycle": sub.billing_cycle,
+        "termDuration": sub.term,
+        "isMicrosoftProduct": True,
+        "partnerId": sub.partner_id or "",
+        "contractType": "subscription",
+        "orderId": sub.order_id,
+        "productType": {"id": "OnlineServicesNCE" if sub.nce else "OnlineServices"},
+        "suspensionReasons": list(sub.suspension_reasons),
+        "refundOptions": [],
+        "scheduledNextTermInstructions": sub.scheduled,
+        "links": {"self": link(uri)},
+        "attributes": {"etag": sub.etag, "objectType": "Subscription"},
+    }
+    if by_id:
+        body["refundableQuantity"] = refundable_json(sub, now)
+    return body
+
+
+def customer_json(customer: Customer) -> dict[str, Any]:
+    """A customer as Partner Center returns it."""
+    return {
+        "id": customer.id,
+        "commerceId": customer.id,
+        "companyProfile": {
+            "tenantId": customer.tenant_id,
+            "domain": customer.domain,
+            "companyName": customer.name,
+            "attributes": {"objectType": "CustomerCompanyProfile"},
+        },
+        "associatedPartnerId": customer.reseller_id,
+        "relationshipToPartner": "reseller" if customer.reseller_id else "none",
+        "allowDelegatedAccess": True,
+        "links": {"self": link(f"/customers/{customer.id}")},
+        "attributes": {"etag": customer.tenant_id, "objectType": "Customer"},
+    }
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """A Graph user with its assigned licenses."""
+    return {
+        "id": user.id,
+        "displayName": user.name,
+        "userPrincipalName": user.upn,
+        "mail": user.upn,
+        "accountEnabled": user.account_enabled,
+        "assignedLicenses": [
+            {"skuId": sku, "disabledPlans": list(plans)} for sku, plans in user.licenses.items()
+        ],
+    }
+
+
+def sku_names(customer: Customer, sku_id: str) -> tuple[str, str]:
+    """A SKU's display name and part number (from the catalogue, else its subscriptions)."""
+    item = catalogue.offer_for_sku_id(sku_id)
+    if item is not None:
+        return item.title.removesuffix(" Trial"), item.part_number
+    for sub in customer.subscriptions.values():
+        if sub.sku_id == sku_id:
+            offered = catalogue.offer(sub.offer_id)
+            return sub.offer_name, offered.part_number if offered else sku_id.upper()
+    return sku_id, sku_id.upper()

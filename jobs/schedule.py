@@ -1,0 +1,86 @@
+"""The periodic jobs, for exactly one `rq cron jobs.schedule` process.
+
+A cron entry cannot set a job id, so each entry calls a small function that enqueues the
+real job with a unique id per period: two schedulers by mistake still sync once.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from rq import cron
+from rq.exceptions import DuplicateJobError
+
+from jobs import app_context
+
+
+def enqueue_hourly_sync() -> str:
+    """Enqueue this hour's sync once (job id sync-all-YYYYMMDDHH): it imports the customer
+    list and queues one job per customer, so the workers sync customers in parallel."""
+    from app.queue import enqueue
+    from jobs.sync import sync_directory
+
+    job_id = f"sync-all-{datetime.now(UTC):%Y%m%d%H}"
+    with app_context():
+        try:
+            enqueue(sync_directory, job_id=job_id, unique=True, job_timeout=600)
+        except DuplicateJobError:
+            return f"{job_id} already queued"
+    return job_id
+
+
+def enqueue_nightly_adjustment() -> list[str]:
+    """Enqueue tonight's reconciliation once per eligible customer (adjust-<customer>-<day>)."""
+    from rq import Retry
+
+    from app.queue import enqueue
+    from app.services.adjustment import eligible_customers
+    from jobs.adjustment import adjust_customer
+
+    day = datetime.now(UTC).date().isoformat()
+    queued = []
+    with app_context():
+        for customer in eligible_customers():
+            job_id = f"adjust-{customer}-{day}".replace(":", "-")
+            try:
+                enqueue(
+                    adjust_customer,
+                    customer,
+                    day,
+                    job_id=job_id,
+                    unique=True,
+                    job_timeout=3600,
+                    retry=Retry(max=2, interval=[300, 900]),
+                )
+            except DuplicateJobError:
+                continue
+            queued.append(job_id)
+    return queued
+
+
+def requeue_stuck_changes() -> list[int]:
+    """Every few minutes: changes a dead worker left open go to a worker again."""
+    from jobs.provisioning import requeue_stuck_changes as requeue
+
+    return requeue()
+
+
+cron.register(
+    requeue_stuck_changes,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron="*/5 * * * *",
+    name="requeue-stuck-changes",
+)
+cron.register(
+    enqueue_nightly_adjustment,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("ADJUSTMENT_CRON", "30 2 * * *"),
+    name="nightly-adjustment",
+)
+cron.register(
+    enqueue_hourly_sync,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("SYNC_CRON", "0 * * * *"),
+    name="hourly-sync",
+)

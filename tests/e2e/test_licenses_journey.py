@@ -1,0 +1,73 @@
+"""The license page in Chromium: raise, reduce within the window, refused beyond it, and an
+Admin schedules the reduction for renewal. A real worker applies each change."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.support.identities import demo_claims
+from tests.support.processes import Emulator, OidcProvider
+
+
+def sign_in(page: Page, live_server: str, provider: OidcProvider, sub: str) -> None:
+    provider.set_user(sub, demo_claims(sub))
+    page.goto(live_server)
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    page.get_by_placeholder("sub").fill(sub)
+    page.get_by_role("button", name="Authorize").click()
+
+
+def pc_sub(emulator: Emulator, sub: str) -> dict[str, Any]:
+    for customer in emulator.state()["customers"]:
+        for item in customer["subscriptions"]:
+            if item["id"] == sub:
+                return dict(item)
+    raise AssertionError(sub)
+
+
+def patches(emulator: Emulator) -> int:
+    return sum(1 for r in emulator.state()["requests"] if r["method"] == "PATCH")
+
+
+def test_modify_user_changes_seats_within_the_rules_and_admin_schedules_at_renewal(
+    page: Page,
+    live_server: str,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    worker: None,
+) -> None:
+    sign_in(page, live_server, oidc_provider, "ann@northwind.example")
+    row = page.locator("#sub-sub-nw-bp")
+    expect(row).to_contain_text("2 seats can be reduced now")
+
+    page.get_by_role("button", name="Add one seat to Microsoft 365 Business Premium").click()
+    expect(row).to_contain_text("Updating: Change seats from 12 to 13")
+    expect(row).to_contain_text("Done: 13 seats.", timeout=15000)
+    assert pc_sub(emulator, "sub-nw-bp")["quantity"] == 13
+
+    seats = page.get_by_label("New seat count for Microsoft 365 Business Premium")
+    seats.fill("11")
+    row.get_by_role("button", name="Update").click()
+    expect(row).to_contain_text("Done: 11 seats.", timeout=15000)
+    assert pc_sub(emulator, "sub-nw-bp")["quantity"] == 11
+
+    sent = patches(emulator)
+    page.get_by_label("New seat count for Microsoft 365 Business Premium").fill("9")
+    row.get_by_role("button", name="Update").click()
+    expect(row.get_by_role("alert")).to_contain_text("Only 1 seat can be reduced now")
+    assert patches(emulator) == sent  # refused here: nothing went to Partner Center
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, oidc_provider, "max@northwind.example")
+    page.get_by_role("link", name="Northwind Traders").click()
+    page.get_by_label("New seat count for Microsoft 365 Business Premium").fill("9")
+    row.get_by_role("button", name="Update").click()
+    page.get_by_role("button", name=re.compile(r"Schedule 9 seats for renewal on")).click()
+    expect(row).to_contain_text("Scheduled: renews with 9 seats.", timeout=15000)
+    held = pc_sub(emulator, "sub-nw-bp")
+    assert held["scheduledNextTermInstructions"]["quantity"] == 9
+    assert held["quantity"] == 11 and held["autoRenewEnabled"] is True

@@ -1,0 +1,306 @@
+"""Auto license adjustment through the emulator: PRODUCT.md's examples, once a day, faults."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AdjustmentRun, Customer
+from app.services import adjustment, sync
+from app.services.settings import change_settings
+from tests.support.processes import Emulator
+
+BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
+BB, BB_SKU = "CFQ7TTC0LHSV:0001", "3b555118-da6a-4418-894f-7df1e2096870"
+
+
+def sub(sub_id: str, offer: str, sku: str, created: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": sub_id,
+        "offer_id": offer,
+        "sku_id": sku,
+        "offer_name": sub_id,
+        "term": "P1Y",
+        "billing_cycle": "monthly",
+        "created": created,
+        "term_start": created,
+        "unit_price": 20.0,
+        **extra,
+    }
+
+
+def customer(cid: str, subs: list[dict[str, Any]], assigned: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "name": cid,
+        "tenant_id": f"tenant-{cid}",
+        "subscriptions": subs,
+        "assigned": assigned,
+    }
+
+
+def prepare(app: Flask, emulator: Emulator, customers: list[dict[str, Any]]) -> None:
+    emulator.load({"customers": customers})
+    with app.app_context():
+        report = sync.sync_all(with_users=False)
+        assert report.failed == {}
+        for c in customers:
+            change_settings(
+                c["id"], {"auto_increment": "on", "auto_license_adjustment": "on"}, actor="test"
+            )
+
+
+def pc(emulator: Emulator) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for c in emulator.state()["customers"] for s in c["subscriptions"]}
+
+
+def run(app: Flask, cid: str) -> adjustment.Outcome:
+    with app.app_context():
+        return adjustment.run(cid)
+
+
+def test_excess_seats_inside_the_window_are_returned(app: Flask, emulator: Emulator) -> None:
+    prepare(
+        app,
+        emulator,
+        [
+            customer(
+                "c1",
+                [
+                    sub(
+                        "s-bp",
+                        BP,
+                        BP_SKU,
+                        "-40d",
+                        tranches=[
+                            {"quantity": 10, "added": "-40d"},
+                            {"quantity": 2, "added": "-3d"},
+                        ],
+                    )
+                ],
+                {BP_SKU: 10},
+            )
+        ],
+    )
+    outcome = run(app, "c1")
+    assert outcome.state == "done"
+    assert pc(emulator)["s-bp"]["quantity"] == 10
+    assert outcome.saving_now == 44  # two seats at the catalogue price of 22 a month
+
+
+def test_duplicates_merge_onto_the_oldest_and_the_newer_is_set_to_one_and_suspended(
+    app: Flask, emulator: Emulator
+) -> None:
+    prepare(
+        app,
+        emulator,
+        [
+            customer(
+                "c2",
+                [
+                    sub("e3-old", E3, E3_SKU, "-100d", quantity=5),
+                    sub("e3-new", E3, E3_SKU, "-2d", quantity=5),
+                ],
+                {E3_SKU: 10},
+            )
+        ],
+    )
+    outcome = run(app, "c2")
+    state = pc(emulator)
+    assert (state["e3-old"]["quantity"], state["e3-new"]["quantity"]) == (10, 1)
+    assert state["e3-new"]["status"] == "suspended"
+    assert [a["kind"] for a in outcome.actions] == ["merge_increase", "reduce_now", "suspend"]
+
+
+def test_a_subscription_nobody_uses_is_suspended(app: Flask, emulator: Emulator) -> None:
+    prepare(
+        app, emulator, [customer("c3", [sub("bb", BB, BB_SKU, "-40d", quantity=10)], {BB_SKU: 0})]
+    )
+    run(app, "c3")
+    assert pc(emulator)["bb"]["status"] == "suspended"
+
+
+def test_excess_outside_the_window_becomes_a_reduction_scheduled_at_renewal(
+    app: Flask, emulator: Emulator
+) -> None:
+    prepare(
+        app, emulator, [customer("c4", [sub("s", BP, BP_SKU, "-40d", quantity=12)], {BP_SKU: 10})]
+    )
+    outcome = run(app, "c4")
+    held = pc(emulator)["s"]
+    assert held["quantity"] == 12
+    assert held["scheduledNextTermInstructions"]["quantity"] == 10
+    assert outcome.saving_now == 0 and outcome.saving_at_renewal == 44
+
+
+def test_mixed_tranches_return_part_now_and_schedule_the_rest(
+    app: Flask, emulator: Emulator
+) -> None:
+    prepare(
+        app,
+        emulator,
+        [
+            customer(
+                "c5",
+                [
+                    sub(
+                        "s",
+                        BP,
+                        BP_SKU,
+                        "-40d",
+                        tranches=[
+                            {"quantity": 10, "added": "-40d"},
+                            {"quantity": 2, "added": "-1d"},
+                        ],
+                    )
+                ],
+                {BP_SKU: 7},
+            )
+        ],
+    )
+    outcome = run(app, "c5")
+    held = pc(emulator)["s"]
+    assert held["quantity"] == 10
+    assert held["scheduledNextTermInstructions"]["quantity"] == 7
+    assert [a["kind"] for a in outcome.actions] == ["reduce_now", "schedule_reduction"]
+
+
+def test_a_second_run_the_same_day_changes_nothing(app: Flask, emulator: Emulator) -> None:
+    prepare(
+        app,
+        emulator,
+        [
+            customer(
+                "c6",
+                [
+                    sub(
+                        "s",
+                        BP,
+                        BP_SKU,
+                        "-40d",
+                        tranches=[
+                            {"quantity": 10, "added": "-40d"},
+                            {"quantity": 2, "added": "-3d"},
+                        ],
+                    )
+                ],
+                {BP_SKU: 10},
+            )
+        ],
+    )
+    first = run(app, "c6")
+    writes = [r for r in emulator.state()["requests"] if r["method"] == "PATCH"]
+    second = run(app, "c6")
+    assert second.run_id == first.run_id
+    assert [r for r in emulator.state()["requests"] if r["method"] == "PATCH"] == writes
+    with app.app_context():  # and a fresh plan has nothing left to do
+        c = db.session.scalar(select(Customer).where(Customer.pc_id == "c6"))
+        assert c is not None
+        assert adjustment.plan_for(
+            c, __import__("datetime").datetime.now(__import__("datetime").UTC)
+        ).is_empty
+
+
+def test_a_preview_changes_nothing_and_shows_the_saving(
+    app: Flask, emulator: Emulator, runner: Any
+) -> None:
+    prepare(
+        app,
+        emulator,
+        [
+            customer(
+                "c7",
+                [
+                    sub(
+                        "s",
+                        BP,
+                        BP_SKU,
+                        "-40d",
+                        tranches=[
+                            {"quantity": 10, "added": "-40d"},
+                            {"quantity": 2, "added": "-3d"},
+                        ],
+                    )
+                ],
+                {BP_SKU: 10},
+            )
+        ],
+    )
+    result = runner.invoke(args=["reconcile", "--customer", "c7", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"kind": "reduce_now"' in result.output and '"saving_now": "44.00"' in result.output
+    assert pc(emulator)["s"]["quantity"] == 12
+    assert not [r for r in emulator.state()["requests"] if r["method"] == "PATCH"]
+
+
+def test_enabling_is_refused_without_auto_increment(
+    app: Flask, emulator: Emulator, runner: Any
+) -> None:
+    prepare(
+        app, emulator, [customer("c8", [sub("s", BP, BP_SKU, "-40d", quantity=3)], {BP_SKU: 3})]
+    )
+    result = runner.invoke(args=["settings", "c8", "auto_increment=off"])
+    assert result.exit_code != 0 and "needs Auto increment on" in result.output
+
+
+def test_with_faults_over_200_customers_every_plan_is_applied_once_or_reported_failed(
+    app: Flask, emulator: Emulator
+) -> None:
+    customers = [
+        customer(
+            f"f{i:03d}",
+            [
+                sub(
+                    f"f{i:03d}-s",
+                    BP,
+                    BP_SKU,
+                    "-40d",
+                    tranches=[{"quantity": 10, "added": "-40d"}, {"quantity": 2, "added": "-2d"}],
+                )
+            ],
+            {BP_SKU: 10},
+        )
+        for i in range(200)
+    ]
+    prepare(app, emulator, customers)
+    emulator.faults(
+        [
+            {"method": "PATCH", "path": r"f0[0-4]\d-s$", "status": 409, "times": 5},
+            {
+                "method": "PATCH",
+                "path": r"f1[0-4]\d-s$",
+                "status": 429,
+                "times": 3,
+                "retry_after": 1,
+            },
+            {"method": "PATCH", "path": r"f19[7-9]-s$", "status": 500},  # never recovers
+            {"method": "GET", "path": r"f05\d-s$", "status": 500, "times": 2},
+        ]
+    )
+    app.config["MICROSOFT_RETRY_SECONDS"] = 5.0
+    try:
+        outcomes = [run(app, c["id"]) for c in customers]
+    finally:
+        app.config["MICROSOFT_RETRY_SECONDS"] = 30.0
+    states = Counter(o.state for o in outcomes)
+    failed = {o.customer: o.actions[0].get("outcome") for o in outcomes if o.state != "done"}
+    assert states == {"done": 197, "failed": 3}, failed
+    for o in outcomes:
+        if o.state == "failed":
+            assert "Microsoft could not be reached reliably" in o.actions[0]["outcome"]
+    held = pc(emulator)
+    quantities = Counter(held[f"{c['id']}-s"]["quantity"] for c in customers)
+    assert quantities == {10: 197, 12: 3}
+    applied = Counter(
+        r["path"]
+        for r in emulator.state()["requests"]
+        if r["method"] == "PATCH" and r["status"] == 200
+    )
+    assert all(count == 1 for count in applied.values()) and len(applied) == 197
+    with app.app_context():
+        assert db.session.query(AdjustmentRun).count() == 200

@@ -1,0 +1,241 @@
+"""The license page: rows, quantity changes through the outbox and a real worker, refusals."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditEvent, ChangeRequest, Subscription
+from app.queue import get_queue, get_redis
+from tests.support.identities import demo_claims
+from tests.support.processes import Emulator, OidcProvider
+from tests.support.signin import csrf_token, sign_in
+
+NW = "/c/cust-northwind"
+
+
+def signed_in(app: Flask, provider: OidcProvider, sub: str) -> FlaskClient:
+    client = app.test_client()
+    sign_in(client, provider, sub, demo_claims(sub))
+    return client
+
+
+def form_values(html: str, sub_id: str) -> dict[str, str]:
+    """The version and a fresh idempotency key from the row of `sub_id`."""
+    row = html[html.index(f'id="sub-{sub_id}"') :]
+    version = re.search(r'name="version" value="(\d+)"', row)
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', row)
+    assert version and key
+    return {
+        "version": version.group(1),
+        "idempotency_key": key.group(1),
+        "csrf_token": csrf_token(html),
+    }
+
+
+def run_worker(app: Flask) -> None:
+    with app.app_context():
+        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
+
+
+def emulator_sub(emulator: Emulator, customer: str, sub_id: str) -> dict[str, Any]:
+    state = emulator.state()
+    found = next(c for c in state["customers"] if c["id"] == customer)
+    return next(s for s in found["subscriptions"] if s["id"] == sub_id)
+
+
+def patches(emulator: Emulator) -> list[dict[str, Any]]:
+    return [r for r in emulator.state()["requests"] if r["method"] == "PATCH"]
+
+
+def test_page_shows_nce_tags_reducible_seats_and_controls_by_role(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    html = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    bp = html[html.index('id="sub-sub-nw-bp"') :]
+    bp = bp[: bp.index("</tr>")]
+    assert "NCE" in bp
+    assert "2 seats can be reduced now, until" in bp
+    assert 'aria-label="Add one seat to Microsoft 365 Business Premium"' in bp
+    assert "Legacy" in html and "Trial" in html
+    assert "Turn auto-renew" not in html  # Modify: no admin actions
+    vic = signed_in(app, oidc_provider, "vic@northwind.example")
+    view = vic.get(f"{NW}/licenses").get_data(as_text=True)
+    assert "Microsoft 365 Business Premium" in view and 'name="quantity"' not in view
+
+
+def test_raise_by_one_goes_pending_then_done_and_partner_center_agrees(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    data = {**form_values(page, "sub-nw-bp"), "quantity": "13"}
+    answer = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity", data=data, headers={"HX-Request": "true"}
+    )
+    fragment = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and fragment.lstrip().startswith("<tr")
+    assert "Updating: Change seats from 12 to 13" in fragment
+    assert 'hx-trigger="every 1s"' in fragment
+    assert "HX-Request" in answer.headers["Vary"]
+    again = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity", data=data, headers={"HX-Request": "true"}
+    )  # a double submit: the same change
+    assert "Updating" in again.get_data(as_text=True)
+    run_worker(app)
+    with app.app_context():
+        change = db.session.scalar(select(ChangeRequest))
+        assert change is not None and change.state == "done"
+        assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 1
+    polled = ann.get(
+        f"{NW}/subscriptions/sub-nw-bp/row?change={change.id}", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "Done: 13 seats." in polled and "every 1s" not in polled
+    assert '<span class="seat-count">13</span>' in polled
+    assert emulator_sub(emulator, "cust-northwind", "sub-nw-bp")["quantity"] == 13
+    assert len(patches(emulator)) == 1
+
+
+def test_decrease_within_the_window_is_applied(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(page, "sub-nw-bp"), "quantity": "10"},
+        headers={"HX-Request": "true"},
+    )
+    run_worker(app)
+    assert emulator_sub(emulator, "cust-northwind", "sub-nw-bp")["quantity"] == 10
+
+
+def test_decrease_beyond_the_window_is_refused_with_the_reason_and_nothing_is_sent(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    answer = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(page, "sub-nw-bp"), "quantity": "9"},
+        headers={"HX-Request": "true"},
+    )
+    fragment = answer.get_data(as_text=True)
+    assert "Only 2 seats can be reduced now" in fragment
+    assert "An Admin of Northwind Traders can schedule it for renewal" in fragment
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 0
+        refused = db.session.scalar(select(AuditEvent).where(AuditEvent.outcome == "refused"))
+        assert refused is not None and refused.kind == "change.quantity"
+    assert patches(emulator) == []
+
+
+def test_admin_schedules_the_refused_reduction_for_renewal(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+) -> None:
+    max_ = signed_in(app, oidc_provider, "max@northwind.example")
+    page = max_.get(f"{NW}/licenses").get_data(as_text=True)
+    answer = max_.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(page, "sub-nw-bp"), "quantity": "9"},
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "Schedule 9 seats for renewal on" in answer
+    scheduled = max_.post(
+        f"{NW}/subscriptions/sub-nw-bp/schedule_quantity",
+        data={**form_values(answer, "sub-nw-bp"), "quantity": "9"},
+        headers={"HX-Request": "true"},
+    )
+    assert "Updating: Renew with 9 seats" in scheduled.get_data(as_text=True)
+    run_worker(app)
+    row = max_.get(f"{NW}/subscriptions/sub-nw-bp/row", headers={"HX-Request": "true"})
+    assert "Scheduled: renews with 9 seats." in row.get_data(as_text=True)
+    pc = emulator_sub(emulator, "cust-northwind", "sub-nw-bp")
+    assert pc["scheduledNextTermInstructions"]["quantity"] == 9
+    assert pc["autoRenewEnabled"] is True and pc["quantity"] == 12
+
+
+def test_view_users_cannot_change_anything(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    vic = signed_in(app, oidc_provider, "vic@northwind.example")
+    page = vic.get(f"{NW}/licenses").get_data(as_text=True)
+    answer = vic.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={"csrf_token": csrf_token(page), "quantity": "13", "idempotency_key": "abcdef123456"},
+    )
+    assert answer.status_code == 403
+
+
+def test_without_javascript_the_form_posts_and_redirects_with_the_message(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    answer = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(page, "sub-nw-bp"), "quantity": "9"},
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == f"{NW}/licenses"
+    shown = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    assert "Only 2 seats can be reduced now" in shown
+
+
+def test_row_endpoint_gives_a_fragment_for_htmx_and_the_page_otherwise(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    fragment = ann.get(f"{NW}/subscriptions/sub-nw-bp/row", headers={"HX-Request": "true"})
+    assert fragment.get_data(as_text=True).lstrip().startswith("<tr")
+    page = ann.get(f"{NW}/subscriptions/sub-nw-bp/row")
+    assert "<!doctype html>" in page.get_data(as_text=True)
+    assert "HX-Request" in page.headers["Vary"]
+
+
+def test_a_stale_form_gets_a_conflict_message_and_the_fresh_row(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    stale = form_values(page, "sub-nw-bp")
+    with app.app_context():
+        sub = db.session.scalar(select(Subscription).where(Subscription.pc_id == "sub-nw-bp"))
+        assert sub is not None
+        sub.quantity = 14  # someone else's change reached us in between
+        db.session.commit()
+    answer = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**stale, "quantity": "13"},
+        headers={"HX-Request": "true"},
+    )
+    html = answer.get_data(as_text=True)
+    assert "Someone else changed this subscription" in html
+    assert '<span class="seat-count">14</span>' in html
+
+
+def test_bad_quantities_are_refused_with_a_message(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    for bad, text in (
+        ("0", "from 1 to 100,000"),
+        ("abc", "Not a valid integer"),
+        ("", "Enter the number of seats"),
+        ("999999", "from 1 to 100,000"),
+    ):
+        answer = ann.post(
+            f"{NW}/subscriptions/sub-nw-bp/quantity",
+            data={**form_values(page, "sub-nw-bp"), "quantity": bad},
+            headers={"HX-Request": "true"},
+        )
+        assert text in answer.get_data(as_text=True), bad
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 0
