@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -498,7 +499,12 @@ def load_page(
     """`concurrency` users requesting `path` back to back for `seconds`."""
     load = Load(name, path, seconds)
     cpu, server_cpu = common.cpu_seconds() or 0.0, server.cpu_seconds()
-    asyncio.run(_hammer(server.url, path, cookie, concurrency, seconds, load))
+    # A loop of its own on a thread of its own: the caller may already run an event loop
+    # (pytest-playwright's sync API keeps one in the main thread for the whole session).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(
+            asyncio.run, _hammer(server.url, path, cookie, concurrency, seconds, load)
+        ).result()
     load.client_cpu = (common.cpu_seconds() or 0.0) - cpu
     load.server_cpu = server.cpu_seconds() - server_cpu
     return load

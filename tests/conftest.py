@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +117,43 @@ def reset_schema(app: Flask) -> None:
 
 
 @pytest.fixture
-def app(_app: Flask) -> Iterator[Flask]:
-    """The app, with every table emptied after the test."""
-    yield _app
-    from app.extensions import db
+def app(_app: Flask, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app, with a queue of the test's own, and every table emptied after the test.
 
-    with _app.app_context():
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+    Only tests that use the session's `worker` process share its queue: jobs another test
+    leaves queued must not run later, against the next test's data and emulator.
+    """
+    from app.extensions import db
+    from app.queue import get_queue
+
+    shared = _app.config["RQ_QUEUE"]
+    if "worker" not in request.fixturenames:
+        _app.config["RQ_QUEUE"] = f"{shared}-{uuid.uuid4().hex[:6]}"
+    try:
+        yield _app
+    finally:
+        with _app.app_context():
+            if _app.config["RQ_QUEUE"] != shared:
+                get_queue().delete(delete_jobs=True)
+            _app.config["RQ_QUEUE"] = shared
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def work(app: Flask) -> Callable[[], None]:
+    """Run the queued jobs now, in this process, with a real RQ worker (burst mode)."""
+    from rq import SimpleWorker
+
+    from app.queue import get_queue, get_redis
+
+    def drain() -> None:
+        with app.app_context():
+            SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
+
+    return drain
 
 
 @pytest.fixture

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, User
-from app.queue import get_queue, get_redis
 from app.services import licensing
-from tests.support.processes import Emulator
+from tests.support.processes import Emulator, kill_worker
 
 
 def request(app: Flask, sub: str, kind: str, **params: Any) -> int:
@@ -41,11 +39,6 @@ def request(app: Flask, sub: str, kind: str, **params: Any) -> int:
             version=None,
         )
         return int(change.id)
-
-
-def work(app: Flask) -> None:
-    with app.app_context():
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
 
 
 def state_of(app: Flask, change_id: int) -> tuple[str, str | None]:
@@ -68,11 +61,14 @@ def patch_log(emulator: Emulator) -> list[dict[str, Any]]:
 
 
 def test_a_409_then_success_completes_the_change_once(
-    app: Flask, demo: dict[str, int], emulator: Emulator
+    app: Flask,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     emulator.faults({"method": "PATCH", "path": "sub-nw-exo1", "status": 409, "times": 1})
     change = request(app, "sub-nw-exo1", "quantity", quantity=21)
-    work(app)
+    work()
     assert state_of(app, change) == ("done", "Done: 21 seats.")
     assert pc_quantity(emulator, "sub-nw-exo1") == 21
     log = patch_log(emulator)
@@ -81,13 +77,16 @@ def test_a_409_then_success_completes_the_change_once(
 
 
 def test_500s_until_the_budget_is_spent_fail_with_the_reason_and_retry_completes(
-    app: Flask, demo: dict[str, int], emulator: Emulator
+    app: Flask,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     emulator.faults({"method": "PATCH", "path": "sub-nw-exo1", "status": 500})
     app.config["MICROSOFT_RETRY_SECONDS"] = 2.0
     try:
         change = request(app, "sub-nw-exo1", "quantity", quantity=22)
-        work(app)
+        work()
     finally:
         app.config["MICROSOFT_RETRY_SECONDS"] = 30.0
     state, outcome = state_of(app, change)
@@ -99,7 +98,7 @@ def test_500s_until_the_budget_is_spent_fail_with_the_reason_and_retry_completes
         pat = db.session.scalar(select(User).where(User.email == "pat@partner.example"))
         customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-northwind"))
         licensing.retry_change(pat, Role.ADMIN, customer, change)
-    work(app)
+    work()
     assert state_of(app, change) == ("done", "Done: 22 seats.")
     assert pc_quantity(emulator, "sub-nw-exo1") == 22
 
@@ -111,7 +110,11 @@ def httpx_delete(emulator: Emulator) -> None:
 
 
 def test_a_worker_killed_mid_change_is_recovered_and_the_change_applied_exactly_once(
-    app: Flask, demo: dict[str, int], emulator: Emulator, repo_root: Path
+    app: Flask,
+    demo: dict[str, int],
+    emulator: Emulator,
+    repo_root: Path,
+    work: Callable[[], None],
 ) -> None:
     # The PATCH is carried out at Partner Center but its answer never comes back in time.
     emulator.faults(
@@ -145,12 +148,11 @@ def test_a_worker_killed_mid_change_is_recovered_and_the_change_applied_exactly_
         while pc_quantity(emulator, "sub-nw-exo1") != 23 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+        kill_worker(worker)  # the worker and its work horse, mid-PATCH
     assert state_of(app, change)[0] == "running"  # the dead worker left it open
     with app.app_context():
         assert licensing.requeue_stuck_changes(older_than=timedelta(0)) == [change]
-    work(app)
+    work()
     assert state_of(app, change) == ("done", "Done: 23 seats.")
     assert pc_quantity(emulator, "sub-nw-exo1") == 23
     applied = [r for r in patch_log(emulator) if r["status"] == 200]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 from flask import Flask
-from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import func, select
 
@@ -20,10 +20,11 @@ from tests.support.processes import Emulator
 
 def test_job_enqueued_through_the_app_queue_runs_on_a_real_worker_in_an_app_context(
     app: Flask,
+    work: Callable[[], None],
 ) -> None:
     with app.app_context():
         job = enqueue(heartbeat, "hello from the queue")
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
+        work()
         job.refresh()
         assert job.get_status() == JobStatus.FINISHED
         result = job.return_value()
@@ -35,7 +36,8 @@ def test_job_enqueued_through_the_app_queue_runs_on_a_real_worker_in_an_app_cont
 
 
 def test_the_worker_command_runs_queued_jobs_in_forked_processes(
-    app: Flask, repo_root: object
+    app: Flask,
+    repo_root: object,
 ) -> None:
     with app.app_context():
         job = enqueue(heartbeat, "forked")
@@ -62,7 +64,9 @@ def test_the_worker_command_runs_queued_jobs_in_forked_processes(
 
 
 def test_the_hourly_cron_entry_queues_one_sync_per_customer_and_the_workers_run_them(
-    app: Flask, emulator: Emulator
+    app: Flask,
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     from app.services.demo import SCENARIO
     from jobs.schedule import enqueue_hourly_sync
@@ -73,7 +77,7 @@ def test_the_hourly_cron_entry_queues_one_sync_per_customer_and_the_workers_run_
         again = enqueue_hourly_sync()
         assert again == f"{first} already queued"
         assert get_queue().count == 1
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
+        work()
         job = Job.fetch(first, connection=get_redis())
         assert job.get_status() == JobStatus.FINISHED
         assert len(job.return_value()) == 2  # one sync job per customer, run by the worker

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,39 @@ def emulator(timeout_seconds: float = 5.0) -> Iterator[Emulator]:
             proc.stdout.close()
 
 
+def descendants(pid: int) -> list[int]:
+    """The process ids of `pid`'s children, grandchildren and so on (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def kill_worker(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL an RQ worker and its work horses, as a crashed machine would lose them.
+
+    RQ makes each work horse a session leader (`os.setsid()`), so killing the worker's
+    process group alone would leave a horse running the job.
+    """
+    victims = [proc.pid, *descendants(proc.pid)]
+    for pid in victims:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
+
+
 @contextmanager
 def worker_process(root: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """`flask --app wsgi worker` as its own process group, stopped at the end."""
@@ -230,9 +263,8 @@ def worker_process(root: Path, env: dict[str, str]) -> Iterator[subprocess.Popen
             raise RuntimeError("the worker stopped at once")
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)  # a warm shutdown: the horse finishes its job
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            kill_worker(proc)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import SyncRun
-from app.queue import get_queue, get_redis
 from app.services import sync
 from tests.support.identities import demo_claims
 from tests.support.processes import Emulator, OidcProvider
@@ -24,7 +24,11 @@ def signed_in(app: Flask, provider: OidcProvider, sub: str) -> FlaskClient:
 
 
 def test_a_failed_sync_shows_its_reason_and_retry_runs_it_again(
-    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     emulator.faults({"method": "GET", "path": "cust-contoso/subscriptions$", "status": 500})
     app.config["MICROSOFT_RETRY_SECONDS"] = 1.0
@@ -49,7 +53,7 @@ def test_a_failed_sync_shows_its_reason_and_retry_runs_it_again(
     )
     assert "A new sync of Contoso Ltd is queued." in answer.get_data(as_text=True)
     with app.app_context():
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
+        work()
         latest = db.session.scalar(select(SyncRun).order_by(SyncRun.id.desc()))
         assert latest is not None and latest.state == "done"
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, ChangeRequest, Subscription
-from app.queue import get_queue, get_redis
 from tests.support.identities import demo_claims
 from tests.support.processes import Emulator, OidcProvider
 from tests.support.signin import csrf_token, sign_in
@@ -37,11 +36,6 @@ def form_values(html: str, sub_id: str) -> dict[str, str]:
         "idempotency_key": key.group(1),
         "csrf_token": csrf_token(html),
     }
-
-
-def run_worker(app: Flask) -> None:
-    with app.app_context():
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
 
 
 def emulator_sub(emulator: Emulator, customer: str, sub_id: str) -> dict[str, Any]:
@@ -72,7 +66,11 @@ def test_page_shows_nce_tags_reducible_seats_and_controls_by_role(
 
 
 def test_raise_by_one_goes_pending_then_done_and_partner_center_agrees(
-    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     ann = signed_in(app, oidc_provider, "ann@northwind.example")
     page = ann.get(f"{NW}/licenses").get_data(as_text=True)
@@ -89,7 +87,7 @@ def test_raise_by_one_goes_pending_then_done_and_partner_center_agrees(
         f"{NW}/subscriptions/sub-nw-bp/quantity", data=data, headers={"HX-Request": "true"}
     )  # a double submit: the same change
     assert "Updating" in again.get_data(as_text=True)
-    run_worker(app)
+    work()
     with app.app_context():
         change = db.session.scalar(select(ChangeRequest))
         assert change is not None and change.state == "done"
@@ -104,7 +102,11 @@ def test_raise_by_one_goes_pending_then_done_and_partner_center_agrees(
 
 
 def test_decrease_within_the_window_is_applied(
-    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     ann = signed_in(app, oidc_provider, "ann@northwind.example")
     page = ann.get(f"{NW}/licenses").get_data(as_text=True)
@@ -113,7 +115,7 @@ def test_decrease_within_the_window_is_applied(
         data={**form_values(page, "sub-nw-bp"), "quantity": "10"},
         headers={"HX-Request": "true"},
     )
-    run_worker(app)
+    work()
     assert emulator_sub(emulator, "cust-northwind", "sub-nw-bp")["quantity"] == 10
 
 
@@ -138,7 +140,11 @@ def test_decrease_beyond_the_window_is_refused_with_the_reason_and_nothing_is_se
 
 
 def test_admin_schedules_the_refused_reduction_for_renewal(
-    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     max_ = signed_in(app, oidc_provider, "max@northwind.example")
     page = max_.get(f"{NW}/licenses").get_data(as_text=True)
@@ -154,7 +160,7 @@ def test_admin_schedules_the_refused_reduction_for_renewal(
         headers={"HX-Request": "true"},
     )
     assert "Updating: Renew with 9 seats" in scheduled.get_data(as_text=True)
-    run_worker(app)
+    work()
     row = max_.get(f"{NW}/subscriptions/sub-nw-bp/row", headers={"HX-Request": "true"})
     assert "Scheduled: renews with 9 seats." in row.get_data(as_text=True)
     pc = emulator_sub(emulator, "cust-northwind", "sub-nw-bp")

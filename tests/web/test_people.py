@@ -4,17 +4,16 @@ a failed assignment after a purchase, and a bounded number of queries for 5,000 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models import ChangeRequest, DirectoryUser
-from app.queue import get_queue, get_redis
 from app.services import sync
 from app.services.settings import change_settings
 from tests.support.identities import demo_claims
@@ -111,11 +110,6 @@ def assign(client: FlaskClient, person: int, buy: str = "no") -> str:
     return answer.get_data(as_text=True)
 
 
-def work(app: Flask) -> None:
-    with app.app_context():
-        SimpleWorker([get_queue()], connection=get_redis()).work(burst=True)
-
-
 def pc_quantity(emulator: Emulator) -> int:
     subs = emulator.state()["customers"][0]["subscriptions"]
     return int(next(s for s in subs if s["id"] == "acme-bp")["quantity"])
@@ -138,32 +132,41 @@ def summary(client: FlaskClient) -> tuple[int, int, int]:
 
 
 def test_with_auto_increment_assigning_buys_a_seat_first(
-    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     prepare(app, emulator, acme(assigned=8), auto_increment="on")
     pat = partner_admin(app, oidc_provider)
     assert summary(pat) == (10, 8, 2)
     fragment = assign(pat, zoe_id(app))
     assert "Working: Buy one Microsoft 365 Business Premium seat and assign it to Zoe 0" in fragment
-    work(app)
+    work()
     assert summary(pat) == (11, 9, 2)  # the free-seat buffer stays as it was
     assert (pc_quantity(emulator), consumed(emulator)) == (11, 9)
 
 
 def test_without_auto_increment_a_free_seat_is_used_and_no_seat_is_bought(
-    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     prepare(app, emulator, acme(assigned=8))
     pat = partner_admin(app, oidc_provider)
     assign(pat, zoe_id(app))
-    work(app)
+    work()
     assert summary(pat) == (10, 9, 1)
     assert (pc_quantity(emulator), consumed(emulator)) == (10, 9)
     assert not [r for r in emulator.state()["requests"] if r["method"] == "PATCH"]
 
 
 def test_without_a_free_seat_buy_one_and_assign_is_offered_and_works(
-    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     prepare(app, emulator, acme(assigned=10))
     pat = partner_admin(app, oidc_provider)
@@ -171,13 +174,16 @@ def test_without_a_free_seat_buy_one_and_assign_is_offered_and_works(
     assert "No free Microsoft 365 Business Premium seat" in refused
     assert "Buy one and assign" in refused
     assign(pat, zoe_id(app), buy="yes")
-    work(app)
+    work()
     assert summary(pat) == (11, 11, 0)
     assert (pc_quantity(emulator), consumed(emulator)) == (11, 11)
 
 
 def test_a_failed_assignment_after_the_purchase_is_retried_without_buying_again(
-    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     prepare(app, emulator, acme(assigned=8), auto_increment="on")
     emulator.faults({"method": "POST", "path": "assignLicense", "status": 500})
@@ -185,7 +191,7 @@ def test_a_failed_assignment_after_the_purchase_is_retried_without_buying_again(
     pat = partner_admin(app, oidc_provider)
     try:
         assign(pat, zoe_id(app))
-        work(app)
+        work()
     finally:
         app.config["MICROSOFT_RETRY_SECONDS"] = 30.0
     row = pat.get(f"{PEOPLE}/{zoe_id(app)}/row?change=1", headers={"HX-Request": "true"})
@@ -199,7 +205,7 @@ def test_a_failed_assignment_after_the_purchase_is_retried_without_buying_again(
         change_id = change.id
     page = pat.get(PEOPLE).get_data(as_text=True)
     pat.post(f"/c/cust-acme/changes/{change_id}/retry", data={"csrf_token": csrf_token(page)})
-    work(app)
+    work()
     assert (pc_quantity(emulator), consumed(emulator)) == (11, 9)  # no second purchase
     bought = [
         r for r in emulator.state()["requests"] if r["method"] == "PATCH" and r["status"] == 200
@@ -208,7 +214,10 @@ def test_a_failed_assignment_after_the_purchase_is_retried_without_buying_again(
 
 
 def test_removing_a_license_frees_the_seat_and_says_what_it_means_for_the_bill(
-    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
 ) -> None:
     scenario = acme(assigned=8)
     scenario["customers"][0]["users"][0]["licenses"] = [BP_SKU]
@@ -227,7 +236,7 @@ def test_removing_a_license_frees_the_seat_and_says_what_it_means_for_the_bill(
             "buy": "no",
         },
     )
-    work(app)
+    work()
     row = pat.get(f"{PEOPLE}/{zoe_id(app)}/row?change=1", headers={"HX-Request": "true"})
     text = row.get_data(as_text=True)
     assert "removed from Zoe 0. The seat is free and still paid for" in text
