@@ -31,7 +31,7 @@ def idp() -> Iterator[RogueIdp]:
 
 
 @pytest.fixture
-def entra_app(app: Flask, idp: RogueIdp) -> Flask:
+def entra_app(app: Flask, idp: RogueIdp) -> Iterator[Flask]:
     """The same app configuration, signing in through the rogue provider."""
     config: dict[str, Any] = {
         k: app.config[k]
@@ -45,7 +45,11 @@ def entra_app(app: Flask, idp: RogueIdp) -> Flask:
         )
     }
     config["OIDC_AUTHORITY"] = idp.url
-    return create_app(config)
+    other = create_app(config)
+    yield other
+    with other.app_context():  # close its pooled connections (PostgreSQL warns otherwise)
+        db.session.remove()
+        db.engine.dispose()
 
 
 def attempt(client: FlaskClient) -> Any:
