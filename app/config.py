@@ -71,6 +71,8 @@ class Config:
         self.MICROSOFT_CONFLICT_DELAY = float(env("MICROSOFT_CONFLICT_DELAY", "120"))
         self.MICROSOFT_TIMEOUT = float(env("MICROSOFT_TIMEOUT", "30"))
         self.SYNC_CRON = env("SYNC_CRON", "0 * * * *")
+        # Customers synced at once by `flask sync` (each waits on its own tenant's limits).
+        self.SYNC_CONCURRENCY = int(env("SYNC_CONCURRENCY", "4"))
 
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None

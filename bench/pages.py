@@ -354,6 +354,7 @@ def server_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, 
         GRAPH_URL=unused,
         TOKEN_AUTHORITY=unused,
         OIDC_AUTHORITY=unused,
+        PYTHONFAULTHANDLER="1",  # a crashing worker leaves its threads' stacks in the log
     )
     return env
 

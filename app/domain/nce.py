@@ -320,9 +320,14 @@ def quantity_limits(facts: SubscriptionFacts, now: datetime) -> QuantityLimits:
     )
 
 
-def describe_reducible(facts: SubscriptionFacts, now: datetime) -> str:
-    """One sentence for the page: how many seats can be reduced now and until when."""
-    limits = quantity_limits(facts, now)
+def describe_reducible(
+    facts: SubscriptionFacts, now: datetime, limits: QuantityLimits | None = None
+) -> str:
+    """One sentence for the page: how many seats can be reduced now and until when.
+
+    `limits`: `quantity_limits(facts, now)` when the caller has it already.
+    """
+    limits = limits or quantity_limits(facts, now)
     can_reduce = facts.quantity - limits.lowest_now
     if not facts.is_nce and can_reduce > 0:
         return f"{seats(can_reduce)} can be reduced now."

@@ -35,6 +35,7 @@ LOGO_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 BrandKind = Literal["partner", "reseller"]
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -74,11 +75,21 @@ class LogoCheck:
 # --- what pages show -----------------------------------------------------------------------
 
 
-def brand_for(host: str, user: User | None, customer_pc_id: str | None) -> Brand:
-    """The branding of a page: the host's reseller, else the company's, else the partner's."""
+def brand_for(
+    host: str,
+    user: User | None,
+    customer_pc_id: str | None,
+    *,
+    allowed_customer: Customer | None = None,
+) -> Brand:
+    """The branding of a page: the host's reseller, else the company's, else the partner's.
+
+    `allowed_customer`: the company of the page when the caller has already checked that
+    `user` may see it (saves looking it up again).
+    """
     reseller = _reseller_for_host(host)
     if reseller is None and user is not None:
-        reseller = _reseller_of_context(user, customer_pc_id)
+        reseller = _reseller_of_context(user, customer_pc_id, allowed_customer)
         if reseller is not None and not _has_branding(reseller):
             reseller = None
     partner = db.session.scalar(select(Partner).order_by(Partner.id).limit(1))
@@ -297,7 +308,7 @@ def _reseller_for_host(host: str) -> Reseller | None:
     if name.startswith("["):  # an IPv6 literal is never a reseller's host name
         return None
     name = name.rsplit(":", 1)[0].rstrip(".")
-    if not name:
+    if not name or _IPV4.match(name):  # a reseller's host name is never an address
         return None
     reseller: Reseller | None = db.session.scalar(
         select(Reseller).where(Reseller.host_name == name)
@@ -305,9 +316,15 @@ def _reseller_for_host(host: str) -> Reseller | None:
     return reseller
 
 
-def _reseller_of_context(user: User, customer_pc_id: str | None) -> Reseller | None:
+def _reseller_of_context(
+    user: User, customer_pc_id: str | None, allowed: Customer | None
+) -> Reseller | None:
     """The reseller of the company on screen (if the user may see it), or the user's own."""
-    if customer_pc_id:
+    if allowed is not None and allowed.pc_id == customer_pc_id:
+        if allowed.reseller_id:
+            shown: Reseller | None = allowed.reseller
+            return shown
+    elif customer_pc_id:
         customer = db.session.scalar(select(Customer).where(Customer.pc_id == customer_pc_id))
         if customer is not None and customer.reseller_id and role_on(user, customer):
             theirs: Reseller | None = customer.reseller

@@ -108,20 +108,10 @@ def list_customers(
     pages = max(ceil(total / per_page), 1)
     page = min(max(page, 1), pages)
 
-    active = (
-        select(
-            Subscription.customer_id.label("customer_id"),
-            func.sum(Subscription.quantity).label("seats"),
-            func.sum(Subscription.quantity * Subscription.unit_price).label("cost"),
-        )
-        .where(Subscription.status == "active")
-        .group_by(Subscription.customer_id)
-        .subquery()
-    )
     rows = db.session.execute(
         query.outerjoin(Reseller, Reseller.id == Customer.reseller_id)
-        .outerjoin(active, active.c.customer_id == Customer.id)
         .with_only_columns(
+            Customer.id,
             Customer.pc_id,
             Customer.name,
             Customer.domain,
@@ -129,26 +119,41 @@ def list_customers(
             Customer.last_synced_at,
             Customer.last_sync_error,
             Customer.self_service,
-            func.coalesce(active.c.seats, 0),
-            func.coalesce(active.c.cost, 0),
             maintain_column_froms=True,
         )
         .order_by(Customer.id)  # after the name: a stable order across pages
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
+    # Seats and cost of this page's customers only (summing the whole book for every page
+    # made the list's cost grow with the number of customers).
+    totals = {
+        customer_id: (seats, cost)
+        for customer_id, seats, cost in db.session.execute(
+            select(
+                Subscription.customer_id,
+                func.sum(Subscription.quantity),
+                func.sum(Subscription.quantity * Subscription.unit_price),
+            )
+            .where(
+                Subscription.customer_id.in_([r[0] for r in rows]),
+                Subscription.status == "active",
+            )
+            .group_by(Subscription.customer_id)
+        )
+    }
     return CustomerPage(
         rows=[
             CustomerRow(
-                pc_id=r[0],
-                name=r[1],
-                domain=r[2],
-                reseller=r[3],
-                last_synced_at=r[4],
-                last_sync_error=r[5],
-                self_service=bool(r[6]),
-                seats=int(r[7] or 0),
-                monthly_cost=_money(r[8]),
+                pc_id=r[1],
+                name=r[2],
+                domain=r[3],
+                reseller=r[4],
+                last_synced_at=r[5],
+                last_sync_error=r[6],
+                self_service=bool(r[7]),
+                seats=int(totals.get(r[0], (0, 0))[0] or 0),
+                monthly_cost=_money(totals.get(r[0], (0, 0))[1]),
             )
             for r in rows
         ],

@@ -14,17 +14,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain import nce
 from app.domain.decision import Decision, RuleViolation
 from app.domain.roles import Role
 from app.extensions import db
-from app.models import ChangeRequest, Customer, Subscription, User
+from app.models import ChangeRequest, Customer, Subscription, Tranche, User
 from app.models._types import utcnow
 from app.services import audit, sync
 from app.services.microsoft import factory
@@ -458,9 +460,16 @@ def _subscription(customer: Customer, subscription_pc_id: str) -> Subscription:
     return sub
 
 
+_TERMS = {"P1M": "Monthly term", "P1Y": "1-year term", "P3Y": "3-year term"}
+
+
 @dataclass(frozen=True)
 class RowView:
-    """What the license page shows and offers for one subscription, for one person."""
+    """What the license page shows and offers for one subscription, for one person.
+
+    The Admin's decisions (cancel, suspend, ...) are worked out only when asked for: the
+    page's rows do not show them, the manage panel of one subscription does.
+    """
 
     sub: Subscription
     facts: nce.SubscriptionFacts
@@ -470,16 +479,47 @@ class RowView:
     limits: nce.QuantityLimits
     can_modify: bool
     can_admin: bool
-    cancel: Decision
-    suspend: Decision
-    resume: Decision
-    auto_renew: Decision
-    schedule: Decision
+    now: datetime
 
     @property
     def pending(self) -> bool:
         """A change is being applied: the row shows it and polls."""
         return self.change is not None and self.change.is_open
+
+    @property
+    def can_retry(self) -> bool:
+        """This person may retry the row's failed change."""
+        need = KINDS[self.change.kind].need if self.change and self.change.kind in KINDS else None
+        return need is not None and self.role >= need
+
+    @property
+    def term_text(self) -> str:
+        return _TERMS.get(self.sub.term_duration, self.sub.term_duration)
+
+    @property
+    def renewal_text(self) -> str:
+        return self.facts.renewal_on.strftime("%-d %b %Y")
+
+    @cached_property
+    def cancel(self) -> Decision:
+        return nce.check_cancel(self.facts, self.now)
+
+    @cached_property
+    def suspend(self) -> Decision:
+        return nce.check_suspend(self.facts, self.now)
+
+    @cached_property
+    def resume(self) -> Decision:
+        return nce.check_resume(self.facts, self.now)
+
+    @cached_property
+    def auto_renew(self) -> Decision:
+        return nce.check_auto_renew(self.facts, not self.facts.auto_renew, self.now)
+
+    @cached_property
+    def schedule(self) -> Decision:
+        fewer = max(self.limits.floor, self.facts.quantity - 1)
+        return nce.check_schedule_renewal_change(self.facts, fewer, self.now)
 
 
 def describe(
@@ -498,32 +538,37 @@ def describe(
         facts=facts,
         role=role,
         change=change,
-        reducible_text=nce.describe_reducible(facts, now)
+        reducible_text=nce.describe_reducible(facts, now, limits)
         if facts.status is nce.Status.ACTIVE
         else "",
         limits=limits,
         can_modify=role >= Role.MODIFY and limits.can_increase,
         can_admin=role >= Role.ADMIN,
-        cancel=nce.check_cancel(facts, now),
-        suspend=nce.check_suspend(facts, now),
-        resume=nce.check_resume(facts, now),
-        auto_renew=nce.check_auto_renew(facts, not facts.auto_renew, now),
-        schedule=nce.check_schedule_renewal_change(
-            facts, max(limits.floor, facts.quantity - 1), now
-        ),
+        now=now,
     )
 
 
 def license_rows(customer: Customer, role: Role) -> list[RowView]:
-    """The license page of a company: its subscriptions with open changes, in 3 queries."""
-    from sqlalchemy.orm import selectinload
+    """The license page of a company: its subscriptions with open changes, in 3 queries.
 
+    The tranches are read with one query of their own and attached to their subscriptions
+    (`selectinload` would send one more query per 500 subscriptions).
+    """
     subs = db.session.scalars(
         select(Subscription)
         .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
-        .options(selectinload(Subscription.tranches))
         .order_by(Subscription.offer_name, Subscription.creation_date)
     ).all()
+    tranches: dict[int, list[Tranche]] = {sub.id: [] for sub in subs}
+    for tranche in db.session.scalars(
+        select(Tranche)
+        .join(Subscription)
+        .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
+        .order_by(Tranche.added_at, Tranche.id)
+    ):
+        tranches[tranche.subscription_id].append(tranche)
+    for sub in subs:
+        set_committed_value(sub, "tranches", tranches[sub.id])
     open_changes = {
         c.subscription_id: c
         for c in db.session.scalars(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -96,18 +97,45 @@ class SyncReport:
         return dict(vars(self))
 
 
-def sync_all(*, pc: PartnerCenterClient | None = None, with_users: bool = True) -> SyncReport:
-    """Import every customer of the partner, then sync those with Partner Center sync on."""
+def sync_all(
+    *,
+    pc: PartnerCenterClient | None = None,
+    with_users: bool = True,
+    concurrency: int | None = None,
+) -> SyncReport:
+    """Import every customer of the partner, then sync those with Partner Center sync on.
+
+    Customers are synced `concurrency` at a time (SYNC_CONCURRENCY), each in a thread with
+    its own database session: Partner Center limits requests per customer tenant, so a
+    throttled customer waits for its own tenant while the others go on.
+    """
     client = pc or factory.partner_center()
     report = SyncReport()
+    workers = max(concurrency or current_app.config["SYNC_CONCURRENCY"], 1)
     try:
         partner = _partner()
         resellers = _sync_resellers(client, partner)
+        ids = []
         for pc_customer in client.customers():
             customer, created = _upsert_customer(partner, resellers, pc_customer)
             report.customers_created += created
-            db.session.commit()
-            report.merge(_sync_one(client, customer, with_users=with_users))
+            ids.append(customer.id)
+        db.session.commit()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def one(customer_id: int) -> SyncReport:
+            with app.app_context():
+                customer = db.session.get(Customer, customer_id)
+                assert customer is not None
+                return _sync_one(client, customer, with_users=with_users)
+
+        if workers == 1:
+            for part in map(one, ids):
+                report.merge(part)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
+                for part in pool.map(one, ids):
+                    report.merge(part)
     finally:
         report.requests = client.calls
         if pc is None:

@@ -49,6 +49,7 @@ class ChangeForm(FlaskForm):  # type: ignore[misc]
     )
     version = IntegerField(validators=[Optional()])
     idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+    add_one = StringField()  # the "+1" button: one seat more than the row showed
 
 
 class BrandForm(FlaskForm):  # type: ignore[misc]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ def get_customer_for(customer_pc_id: str, need: Role = Role.VIEW) -> tuple[Custo
         abort(404)  # never reveal that another tenant's company exists
     if role < need:
         abort(403)
+    g.company = customer  # the page's branding follows the company it shows
     return customer, role
 
 

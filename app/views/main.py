@@ -9,6 +9,7 @@ from functools import cached_property
 from flask import (
     Blueprint,
     abort,
+    g,
     has_request_context,
     render_template,
     request,
@@ -68,7 +69,10 @@ class PageBrand:
         customer = (request.view_args or {}).get("customer")
         try:
             return branding.brand_for(
-                request.host, user, customer if isinstance(customer, str) else None
+                request.host,
+                user,
+                customer if isinstance(customer, str) else None,
+                allowed_customer=g.get("company"),
             )
         except SQLAlchemyError:  # an error page must still render when the database fails
             return branding.Brand(branding.DEFAULT_NAME, branding.DEFAULT_COLOR)

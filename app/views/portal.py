@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -15,11 +16,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from app.domain.decision import Verdict
 from app.domain.roles import Role
 from app.extensions import db, htmx
+from app.models import Customer
 from app.services import licensing, people
 from app.services.access import companies_query
 from app.views.forms import AssignForm, ChangeForm
@@ -43,10 +46,62 @@ def companies() -> str | Response:
 def licenses(customer: str) -> str:
     """The company's subscriptions with seats, assigned and free, and NCE tags."""
     company, role = get_customer_for(customer)
+    return _licenses_page(company, role)
+
+
+def _licenses_page(company: Customer, role: Role, open_row: str | None = None) -> str:
+    """The whole page; `open_row` shows that subscription's manage panel open (no htmx)."""
     rows = licensing.license_rows(company, role)
     return render_template(
-        "portal/licenses.html", company=company, role=role, rows=rows, new_key=_new_key
+        "portal/licenses.html",
+        company=company,
+        role=role,
+        rows=rows,
+        open_row=open_row,
+        urls=SubscriptionUrls(company.pc_id),
+        new_key=_new_key,
     )
+
+
+class SubscriptionUrls:
+    """The URLs of a company's subscriptions, from one `url_for` per page.
+
+    `urls(pc_id)` is `/c/<customer>/subscriptions/<pc_id>`; the row adds `/row`, `/manage`
+    or a change's kind. (Several `url_for` calls in each of hundreds of rows were most of the
+    page's time.)
+    """
+
+    def __init__(self, customer: str) -> None:
+        marker = "--subscription--"
+        url = url_for("portal.subscription_row", customer=customer, subscription=marker)
+        self._prefix = escape(url[: url.index(marker)])
+
+    def __call__(self, subscription: str) -> Markup:
+        return self._prefix + quote(subscription, safe="")
+
+
+@bp.get("/c/<customer>/subscriptions/<subscription>/manage")
+@login_required
+def manage(customer: str, subscription: str) -> Response | str:
+    """The Admin's actions on one subscription: a panel for htmx, else the page with it open."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    try:
+        view = licensing.row(company, role, subscription)
+    except LookupError:
+        abort(404)
+    if not htmx:
+        return _licenses_page(company, role, open_row=view.sub.pc_id)
+    response = make_response(
+        render_template(
+            "portal/_manage_panel.html",
+            company=company,
+            row=view,
+            urls=SubscriptionUrls(company.pc_id),
+            new_key=_new_key,
+        )
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @bp.get("/c/<customer>/subscriptions/<subscription>/row")
@@ -70,16 +125,25 @@ def change(customer: str, subscription: str, kind: str) -> Response:
     if kind not in licensing.KINDS:
         abort(404)
     form = ChangeForm()
+    add_one = kind == "quantity" and form.add_one.data == "1"
+    if add_one:
+        form.quantity.data = None  # "+1" counts from the seats shown, not the typed number
+        form.quantity.raw_data = []
     message = None
     offer_schedule = None
     if not form.validate_on_submit():
         message = _form_error(form)
-    elif kind in ("quantity", "schedule_quantity") and form.quantity.data is None:
+    elif kind in ("quantity", "schedule_quantity") and form.quantity.data is None and not add_one:
         message = "Enter the number of seats."
     else:
         params: dict[str, object] = {}
         if kind in ("quantity", "schedule_quantity"):
             params["quantity"] = form.quantity.data
+        if add_one:
+            try:
+                params["quantity"] = licensing.row(company, role, subscription).sub.quantity + 1
+            except LookupError:
+                abort(404)
         if kind == "auto_renew":
             params["enable"] = form.enable.data == "on"
         try:
@@ -137,7 +201,7 @@ def retry(customer: str, change_id: int) -> Response:
 
 
 def _row_response(
-    company: object,
+    company: Customer,
     view: licensing.RowView,
     *,
     message: str | None = None,
@@ -151,13 +215,11 @@ def _row_response(
             row=view,
             message=message,
             offer_schedule=offer_schedule,
+            urls=SubscriptionUrls(company.pc_id),
             new_key=_new_key,
         )
     else:
-        rows = licensing.license_rows(company, view.role)  # type: ignore[arg-type]
-        body = render_template(
-            "portal/licenses.html", company=company, role=view.role, rows=rows, new_key=_new_key
-        )
+        body = _licenses_page(company, view.role)
     response = make_response(body)
     response.headers["Vary"] = "HX-Request"
     if view.pending:

@@ -71,3 +71,20 @@ def test_modify_user_changes_seats_within_the_rules_and_admin_schedules_at_renew
     held = pc_sub(emulator, "sub-nw-bp")
     assert held["scheduledNextTermInstructions"]["quantity"] == 9
     assert held["quantity"] == 11 and held["autoRenewEnabled"] is True
+
+    # The Admin's other actions open in the row's manage panel; turning auto-renew off
+    # asks for confirmation first (it would drop the scheduled change).
+    row.get_by_text("Manage").click()
+    turn_off = row.get_by_role("button", name="Turn auto-renew off")
+    expect(turn_off).to_be_visible()
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    turn_off.click()
+    expect(row).to_contain_text("Auto-renew off", timeout=15000)
+    assert asked and "scheduled" in asked[0].lower()
+    assert pc_sub(emulator, "sub-nw-bp")["autoRenewEnabled"] is False

@@ -325,3 +325,32 @@ def test_graph_lists_users_assigns_and_refuses_without_a_free_seat(
     with pytest.raises(MicrosoftError) as caught:
         graph.assign_license(third, add=(ems,))
     assert caught.value.status == 400 and "available" in str(caught.value)
+
+
+def test_tokens_are_shared_between_processes_through_redis_and_forgotten_after_a_401(
+    app: Flask, emulator: Emulator
+) -> None:
+    """Each RQ job runs in a fresh process: a token fetched by one job serves the next."""
+    import httpx
+
+    from app.queue import get_redis
+    from app.services.microsoft.http import TokenSource
+
+    client_id = f"app-{uuid.uuid4().hex[:8]}"  # a key of this test's own in Redis
+    with app.app_context():
+        store = get_redis()
+    with httpx.Client(timeout=5) as http:
+
+        def source(shared: bool) -> TokenSource:
+            return TokenSource(
+                emulator.url, client_id, "secret", "scope/.default", http, store if shared else None
+            )
+
+        first = source(shared=True).token(TENANT)
+        assert source(shared=True).token(TENANT) == first  # the emulator issues a new one each time
+        assert source(shared=False).token(TENANT) != first
+        assert source(shared=True).token("another-tenant") != first
+        used = source(shared=True)
+        used.token(TENANT)
+        used.forget(TENANT)  # Microsoft said 401: nobody may use it again
+        assert source(shared=True).token(TENANT) != first

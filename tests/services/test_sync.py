@@ -278,3 +278,28 @@ def test_a_throttled_sync_waits_as_told_never_fails_and_stays_under_the_limit(
     for i, start in enumerate(admitted):  # no sliding minute holds more than 10
         in_window = [t for t in admitted[i:] if t - start < timedelta(seconds=60)]
         assert len(in_window) <= 10
+
+
+def test_a_throttled_customer_waits_alone_while_the_others_sync(
+    app: Flask, emulator: Emulator
+) -> None:
+    """Partner Center limits each customer tenant: a 429 for one must not stop the rest."""
+    emulator.load(many_customers(3))
+    emulator.faults(
+        {
+            "method": "GET",
+            "path": r"/customers/cust-000/subscriptions$",
+            "status": 429,
+            "times": 1,
+            "retry_after": 2,
+        }
+    )
+    with app.app_context():
+        report = sync.sync_all(with_users=False, concurrency=3)
+    assert report.failed == {} and report.subscriptions_created == 9
+    log = [(e["path"], e["status"]) for e in emulator.state()["requests"]]
+    throttled = log.index(("/v1/customers/cust-000/subscriptions", 429))
+    retried = log.index(("/v1/customers/cust-000/subscriptions", 200))
+    others = [path for path, _ in log[throttled + 1 : retried] if "/cust-00" in path]
+    assert others and not any("cust-000" in path for path in others)  # they went on meanwhile
+    assert report.requests == len(log)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.extensions import db
-from app.models import AuditEvent, ChangeRequest, Subscription
+from app.models import AuditEvent, ChangeRequest, Subscription, Tranche
+from app.models._types import utcnow
 from tests.support.identities import demo_claims
 from tests.support.processes import Emulator, OidcProvider
 from tests.support.signin import csrf_token, sign_in
@@ -245,3 +247,129 @@ def test_bad_quantities_are_refused_with_a_message(
         assert text in answer.get_data(as_text=True), bad
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 0
+
+
+def panel_values(html: str) -> dict[str, str]:
+    """The version, an idempotency key and the CSRF token of a manage panel's first form."""
+    version = re.search(r'name="version" value="(\d+)"', html)
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', html)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert version and key and token
+    return {"version": version.group(1), "idempotency_key": key.group(1), "csrf_token": token[1]}
+
+
+def test_admin_actions_open_in_a_manage_panel_and_suspend_works_from_it(
+    app: Flask,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
+) -> None:
+    max_ = signed_in(app, oidc_provider, "max@northwind.example")
+    page = max_.get(f"{NW}/licenses").get_data(as_text=True)
+    row = page[page.index('id="sub-sub-nw-bp"') :]
+    row = row[: row.index("</tr>")]
+    assert f'hx-get="{NW}/subscriptions/sub-nw-bp/manage"' in row
+    assert "Suspend" not in row  # loaded only when the panel opens
+    panel = max_.get(
+        f"{NW}/subscriptions/sub-nw-bp/manage", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "<tr" not in panel and "Turn auto-renew off" in panel
+    suspend = panel[: panel.index(">Suspend</button>")]
+    suspend = suspend[suspend.rindex("<form") :]
+    assert "hx-confirm=" in suspend and "auto-renew" in suspend.lower()  # warned first
+    answer = max_.post(
+        f"{NW}/subscriptions/sub-nw-bp/suspend",
+        data=panel_values(panel),
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert answer.lstrip().startswith("<tr") and "Updating: Suspend" in answer
+    work()
+    assert emulator_sub(emulator, "cust-northwind", "sub-nw-bp")["status"] == "suspended"
+
+
+def test_without_javascript_manage_shows_the_page_with_that_panel_open(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    max_ = signed_in(app, oidc_provider, "max@northwind.example")
+    page = max_.get(f"{NW}/subscriptions/sub-nw-bp/manage").get_data(as_text=True)
+    assert "<!doctype html>" in page
+    row = page[page.index('id="sub-sub-nw-bp"') :]
+    row = row[: row.index("</tr>")]
+    assert '<details class="manage" open>' in row and "Turn auto-renew off" in row
+    assert page.count('<details class="manage" open>') == 1
+
+
+def test_only_admins_get_the_manage_panel(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    for person in ("ann@northwind.example", "vic@northwind.example"):  # Modify, View
+        client = signed_in(app, oidc_provider, person)
+        assert "/manage" not in client.get(f"{NW}/licenses").get_data(as_text=True)
+        answer = client.get(f"{NW}/subscriptions/sub-nw-bp/manage", headers={"HX-Request": "true"})
+        assert answer.status_code == 403, person
+    max_ = signed_in(app, oidc_provider, "max@northwind.example")
+    assert max_.get(f"{NW}/subscriptions/no-such-sub/manage").status_code == 404
+
+
+def test_plus_one_adds_a_seat_to_the_count_the_row_showed(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    answer = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(page, "sub-nw-bp"), "quantity": "0", "add_one": "1"},
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "Updating: Change seats from 12 to 13" in answer  # the typed 0 is not used
+
+
+def test_the_license_page_reads_a_constant_number_of_statements_however_many_rows(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    max_ = signed_in(app, oidc_provider, "max@northwind.example")
+
+    def statements() -> int:
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            page = max_.get(f"{NW}/licenses")
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert page.status_code == 200
+        return len(seen)
+
+    few = statements()
+    with app.app_context():
+        template = db.session.scalar(select(Subscription).where(Subscription.pc_id == "sub-nw-bp"))
+        assert template is not None
+        columns = {
+            c.key: getattr(template, c.key)
+            for c in Subscription.__table__.columns
+            if c.key not in ("id", "pc_id")
+        }
+        db.session.execute(
+            Subscription.__table__.insert(),
+            [{**columns, "pc_id": f"bulk-{i:04d}"} for i in range(1200)],
+        )
+        ids = db.session.scalars(select(Subscription.id).where(Subscription.pc_id.like("bulk-%")))
+        db.session.execute(
+            Tranche.__table__.insert(),
+            [
+                {
+                    "subscription_id": i,
+                    "quantity": 1,
+                    "added_at": utcnow(),
+                    "allowed_until": utcnow() + timedelta(days=7),
+                }
+                for i in ids
+            ],
+        )
+        db.session.commit()
+    many = statements()
+    assert many == few
+    assert max_.get(f"{NW}/licenses").get_data(as_text=True).count('class="subscription') > 1200

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.services.microsoft.http import Caller, RetryPolicy, TokenSource
+from app.services.microsoft.http import Caller, RetryPolicy, TokenSource, TokenStore
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -63,9 +63,12 @@ class GraphClient:
         client_secret: str,
         http: httpx.Client | None = None,
         policy: RetryPolicy | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
-        tokens = TokenSource(token_authority, client_id, client_secret, GRAPH_SCOPE, self.http)
+        tokens = TokenSource(
+            token_authority, client_id, client_secret, GRAPH_SCOPE, self.http, token_store
+        )
         self.caller = Caller(
             base_url=f"{base_url.rstrip('/')}/v1.0",
             tokens=tokens,

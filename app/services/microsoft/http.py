@@ -11,15 +11,26 @@ Retry rules (NOTES.md, Partner Center api-throttling-guidance, headers, error-co
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+
+
+class TokenStore(Protocol):
+    """Where tokens are shared between processes (Redis has this interface)."""
+
+    def get(self, name: str) -> Any: ...
+
+    def set(self, name: str, value: str, ex: int) -> Any: ...
+
+    def delete(self, name: str) -> Any: ...
 
 
 class MicrosoftError(Exception):
@@ -79,13 +90,18 @@ class RetryPolicy:
 
 @dataclass
 class TokenSource:
-    """Client-credentials tokens per tenant, cached until shortly before they expire."""
+    """Client-credentials tokens per tenant, cached until shortly before they expire.
+
+    With a `store` (the app's Redis), tokens are shared by every process: each RQ job runs
+    in a fresh work horse, which would otherwise ask Microsoft for a token every job.
+    """
 
     authority: str
     client_id: str
     client_secret: str
     scope: str
     http: httpx.Client
+    store: TokenStore | None = None
     _cache: dict[str, tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,6 +111,9 @@ class TokenSource:
             cached = self._cache.get(tenant)
             if cached and cached[1] > time.monotonic():
                 return cached[0]
+        shared = self._shared(tenant)
+        if shared is not None:
+            return shared
         answer = self.http.post(
             f"{self.authority.rstrip('/')}/{tenant}/oauth2/v2.0/token",
             data={
@@ -110,15 +129,38 @@ class TokenSource:
                 status=answer.status_code,
             )
         data = answer.json()
-        expires = time.monotonic() + max(float(data.get("expires_in", 3600)) - 60, 30)
-        with self._lock:
-            self._cache[tenant] = (data["access_token"], expires)
+        lifetime = max(float(data.get("expires_in", 3600)) - 60, 30)
+        self._keep(tenant, str(data["access_token"]), lifetime)
+        if self.store is not None:
+            self.store.set(self._key(tenant), str(data["access_token"]), ex=int(lifetime))
         return str(data["access_token"])
+
+    def _keep(self, tenant: str, token: str, lifetime: float) -> None:
+        with self._lock:
+            self._cache[tenant] = (token, time.monotonic() + lifetime)
+
+    def _shared(self, tenant: str) -> str | None:
+        """A token another process fetched (kept locally for the rest of this job)."""
+        if self.store is None:
+            return None
+        value = self.store.get(self._key(tenant))
+        if not value:
+            return None
+        token = value.decode() if isinstance(value, bytes) else str(value)
+        self._keep(tenant, token, 30.0)
+        return token
+
+    def _key(self, tenant: str) -> str:
+        """The store's key: which authority, application, tenant and scope (no secret)."""
+        who = "|".join((self.authority.rstrip("/"), self.client_id, tenant.lower(), self.scope))
+        return "seatwise:token:" + hashlib.sha256(who.encode()).hexdigest()
 
     def forget(self, tenant: str) -> None:
         """Drop a cached token (after a 401)."""
         with self._lock:
             self._cache.pop(tenant, None)
+        if self.store is not None:
+            self.store.delete(self._key(tenant))
 
 
 @dataclass
@@ -132,7 +174,8 @@ class Caller:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     error_reader: Callable[[httpx.Response], tuple[str | None, str]] | None = None
-    calls: int = 0
+    calls: int = 0  # requests sent (a sync shares one client between threads)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request(
         self,
@@ -199,7 +242,8 @@ class Caller:
         headers: Mapping[str, str] | None,
         request_id: str,
     ) -> httpx.Response:
-        self.calls += 1
+        with self._count_lock:
+            self.calls += 1
         all_headers = {
             "Authorization": f"Bearer {self.tokens.token(self.tenant)}",
             "Accept": "application/json",

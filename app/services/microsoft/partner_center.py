@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.services.microsoft.http import Caller, NotFound, RetryPolicy, TokenSource
+from app.services.microsoft.http import Caller, NotFound, RetryPolicy, TokenSource, TokenStore
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 
@@ -193,10 +193,11 @@ class PartnerCenterClient:
         client_secret: str,
         http: httpx.Client | None = None,
         policy: RetryPolicy | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
         tokens = TokenSource(
-            token_authority, client_id, client_secret, PARTNER_CENTER_SCOPE, self.http
+            token_authority, client_id, client_secret, PARTNER_CENTER_SCOPE, self.http, token_store
         )
         self.caller = Caller(
             base_url=f"{base_url.rstrip('/')}/v1",
