@@ -73,6 +73,8 @@ class Config:
         self.SYNC_CRON = env("SYNC_CRON", "0 * * * *")
         # Customers synced at once by `flask sync` (each waits on its own tenant's limits).
         self.SYNC_CONCURRENCY = int(env("SYNC_CONCURRENCY", "4"))
+        # Finished sync runs (one per customer and hour) are kept this many days.
+        self.SYNC_RUNS_KEEP_DAYS = int(env("SYNC_RUNS_KEEP_DAYS", "30"))
 
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None

@@ -19,12 +19,14 @@ def sync_customer(customer_pc_id: str) -> dict[str, Any]:
 
 
 def sync_directory() -> list[str]:
-    """Import resellers and customers, then queue this hour's sync of each customer once."""
+    """Import resellers and customers, then queue this hour's sync of each customer once;
+    forget sync runs past their keeping time."""
     from app.queue import enqueue
 
     hour = f"{datetime.now(UTC):%Y%m%d%H}"
     queued = []
     with app_context():
+        sync.prune_runs()
         for customer in sync.import_customers():
             job_id = f"sync-{customer}-{hour}".replace(":", "-")
             try:

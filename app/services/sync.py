@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -141,6 +141,17 @@ def sync_all(
         if pc is None:
             client.close()
     return report
+
+
+def prune_runs(now: datetime | None = None) -> int:
+    """Forget finished sync runs older than SYNC_RUNS_KEEP_DAYS (one is added per customer
+    and hour); running ones stay. Returns how many were deleted."""
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["SYNC_RUNS_KEEP_DAYS"])
+    result = db.session.execute(
+        delete(SyncRun).where(SyncRun.started_at < cutoff, SyncRun.state != "running")
+    )
+    db.session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def import_customers(*, pc: PartnerCenterClient | None = None) -> list[str]:

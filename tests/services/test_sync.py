@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, Customer, DirectoryUser, Subscription
+from app.models import AuditEvent, Customer, DirectoryUser, Subscription, SyncRun
 from app.services import sync
 from app.services.demo import BP_SKU, SCENARIO
 from app.services.microsoft import factory
@@ -303,3 +303,24 @@ def test_a_throttled_customer_waits_alone_while_the_others_sync(
     others = [path for path, _ in log[throttled + 1 : retried] if "/cust-00" in path]
     assert others and not any("cust-000" in path for path in others)  # they went on meanwhile
     assert report.requests == len(log)
+
+
+def test_old_finished_sync_runs_are_pruned_and_recent_or_running_ones_kept(
+    app: Flask, emulator: Emulator
+) -> None:
+    emulator.load(many_customers(1))
+    with app.app_context():
+        sync.sync_all(with_users=False)
+        customer = db.session.scalar(select(Customer))
+        assert customer is not None
+        now = datetime.now(UTC)
+        for days, state in ((31, "done"), (40, "failed"), (31, "running"), (29, "done")):
+            db.session.add(
+                SyncRun(customer_id=customer.id, state=state, started_at=now - timedelta(days))
+            )
+        db.session.commit()
+        assert sync.prune_runs() == 2
+        left = sorted(
+            (r.state, (now - r.started_at).days) for r in db.session.scalars(select(SyncRun))
+        )
+        assert left == [("done", 0), ("done", 29), ("running", 31)]
