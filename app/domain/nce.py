@@ -44,6 +44,7 @@ __all__ = [
     "format_when",
     "has_term_ended",
     "is_renewal_pending",
+    "next_change",
     "open_tranches",
     "quantity_limits",
     "reducible_now",
@@ -257,6 +258,22 @@ def renewal_date(facts: SubscriptionFacts) -> date:
 def term_end(facts: SubscriptionFacts) -> datetime:
     """The first instant after the current term: 00:00 UTC of the renewal day."""
     return datetime.combine(facts.renewal_on, time(0), UTC)
+
+
+def next_change(facts: SubscriptionFacts, now: datetime) -> datetime | None:
+    """The next instant after `now` at which a rule may answer differently for these same
+    facts (a tranche's window closes, the cancellation window closes, the term ends, the
+    renewal's processing ends); None when no such instant lies ahead.
+
+    What is shown from the rules at `now` stays true until then (unless the facts change).
+    """
+    end = term_end(facts)
+    moments = [t.allowed_until for t in facts.tranches]
+    moments += [end, end + RENEWAL_PROCESSING]
+    if facts.is_nce:
+        moments.append(cancellation_deadline(facts))
+    ahead = [moment for moment in moments if moment > now]
+    return min(ahead) if ahead else None
 
 
 def has_term_ended(facts: SubscriptionFacts, now: datetime) -> bool:

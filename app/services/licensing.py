@@ -11,7 +11,7 @@ request's own MS-RequestId, and records the outcome. Running it twice is safe.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -487,6 +487,11 @@ class RowView:
         return self.change is not None and self.change.is_open
 
     @property
+    def shown_until(self) -> datetime | None:
+        """Until when the row, as rendered now, stays true (unless the subscription changes)."""
+        return nce.next_change(self.facts, self.now)
+
+    @property
     def can_retry(self) -> bool:
         """This person may retry the row's failed change."""
         need = KINDS[self.change.kind].need if self.change and self.change.kind in KINDS else None
@@ -548,23 +553,65 @@ def describe(
     )
 
 
-def license_rows(customer: Customer, role: Role) -> list[RowView]:
-    """The license page of a company: its subscriptions with open changes, in 3 queries.
+@dataclass(frozen=True, slots=True)
+class RowStamp:
+    """What a rendered row of the license page depends on, read without loading the rows:
+    the subscription's version changes with every write to it, and every sync (which also
+    rewrites its tranches) sets synced_at; together they also tell apart a row whose id was
+    reused."""
+
+    subscription_id: int
+    version: int
+    synced_at: datetime
+    open_change_id: int | None
+
+    @property
+    def key(self) -> tuple[int, int, datetime]:
+        return (self.subscription_id, self.version, self.synced_at)
+
+
+def row_stamps(customer: Customer) -> list[RowStamp]:
+    """The license page's subscriptions in page order, as stamps (two small queries)."""
+    open_changes = dict(
+        db.session.execute(
+            select(ChangeRequest.subscription_id, ChangeRequest.id).where(
+                ChangeRequest.customer_id == customer.id,
+                ChangeRequest.state.in_(("pending", "running")),
+            )
+        ).all()
+    )
+    return [
+        RowStamp(sub_id, version, synced_at, open_changes.get(sub_id))
+        for sub_id, version, synced_at in db.session.execute(
+            select(Subscription.id, Subscription.version, Subscription.synced_at)
+            .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
+            .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
+        )
+    ]
+
+
+def license_rows(
+    customer: Customer, role: Role, only: Collection[int] | None = None
+) -> list[RowView]:
+    """The license page of a company (or only the subscriptions with the ids `only`): its
+    subscriptions with open changes, in 3 queries.
 
     The tranches are read with one query of their own and attached to their subscriptions
     (`selectinload` would send one more query per 500 subscriptions).
     """
+    wanted = [
+        Subscription.customer_id == customer.id,
+        Subscription.status != "deleted",
+        *([Subscription.id.in_(only)] if only is not None else []),
+    ]
     subs = db.session.scalars(
         select(Subscription)
-        .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
-        .order_by(Subscription.offer_name, Subscription.creation_date)
+        .where(*wanted)
+        .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
     ).all()
     tranches: dict[int, list[Tranche]] = {sub.id: [] for sub in subs}
     for tranche in db.session.scalars(
-        select(Tranche)
-        .join(Subscription)
-        .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
-        .order_by(Tranche.added_at, Tranche.id)
+        select(Tranche).join(Subscription).where(*wanted).order_by(Tranche.added_at, Tranche.id)
     ):
         tranches[tranche.subscription_id].append(tranche)
     for sub in subs:

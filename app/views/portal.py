@@ -25,6 +25,7 @@ from app.extensions import db, htmx
 from app.models import Customer
 from app.services import licensing, people
 from app.services.access import companies_query
+from app.views import license_page
 from app.views.forms import AssignForm, ChangeForm
 from app.views.guards import get_customer_for
 
@@ -51,16 +52,7 @@ def licenses(customer: str) -> str:
 
 def _licenses_page(company: Customer, role: Role, open_row: str | None = None) -> str:
     """The whole page; `open_row` shows that subscription's manage panel open (no htmx)."""
-    rows = licensing.license_rows(company, role)
-    return render_template(
-        "portal/licenses.html",
-        company=company,
-        role=role,
-        rows=rows,
-        open_row=open_row,
-        urls=SubscriptionUrls(company.pc_id),
-        new_key=_new_key,
-    )
+    return license_page.render_page(company, role, SubscriptionUrls(company.pc_id), open_row)
 
 
 class SubscriptionUrls:

@@ -28,6 +28,7 @@ from app.domain.nce import (
     describe_reducible,
     format_when,
     is_renewal_pending,
+    next_change,
     quantity_limits,
     reducible_now,
     reducible_total,
@@ -437,3 +438,32 @@ def test_a_cancellation_refund_lies_between_nothing_and_what_was_charged(
     assert decision.allowed
     assert decision.refund is not None
     assert Decimal(0) <= decision.refund <= price * quantity * months
+
+
+@settings(max_examples=300, deadline=None)
+@given(active_subscriptions(), st.data())
+def test_what_the_license_row_shows_holds_until_next_change(facts, data):
+    """The page keeps rendered rows until `next_change`: nothing they show may differ before."""
+    start = NOW + timedelta(hours=data.draw(st.integers(-24 * 40, 24 * 400)))
+    until = next_change(facts, start) or start + timedelta(days=800)
+    assert until > start
+    later = start + (until - start) * data.draw(st.floats(0, 0.999999))
+
+    def shown(now: datetime) -> tuple[object, ...]:
+        limits = quantity_limits(facts, now)
+        return (
+            describe_reducible(facts, now, limits),
+            limits.can_increase,
+            limits.lowest_now,
+            limits.lowest_at_renewal,
+            is_renewal_pending(facts, now),
+        )
+
+    assert shown(later) == shown(start)
+
+
+def test_next_change_is_the_nearest_closing_window_or_term_end():
+    facts = sub(quantity=5, tranches=[(2, 2)], started_days_ago=31)  # 2 seats added 2 days ago
+    assert next_change(facts, NOW) == days_ago(2) + timedelta(days=7)
+    after = days_ago(2) + timedelta(days=7)
+    assert next_change(facts, after) == datetime.combine(facts.renewal_on, datetime.min.time(), UTC)

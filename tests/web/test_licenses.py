@@ -373,3 +373,28 @@ def test_the_license_page_reads_a_constant_number_of_statements_however_many_row
     many = statements()
     assert many == few
     assert max_.get(f"{NW}/licenses").get_data(as_text=True).count('class="subscription') > 1200
+
+
+def test_rows_kept_from_an_earlier_page_follow_changes_and_get_fresh_keys(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    first = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    again = ann.get(f"{NW}/licenses").get_data(as_text=True)  # rows from the first rendering
+    keys = re.findall(r'name="idempotency_key" value="([0-9a-f]+)"', first + again)
+    assert len(keys) > 2 and len(set(keys)) == len(keys)  # every form, every page: its own
+    assert csrf_token(again) == csrf_token(first) and "csrf-" not in again
+    with app.app_context():
+        sub = db.session.scalar(select(Subscription).where(Subscription.pc_id == "sub-nw-bp"))
+        assert sub is not None
+        sub.quantity = 14  # a sync (or another worker) changed it
+        db.session.commit()
+    shown = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    row = shown[shown.index('id="sub-sub-nw-bp"') :]
+    assert '<span class="seat-count">14</span>' in row[: row.index("</tr>")]
+    answer = ann.post(  # a form from a page of kept rows works
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(shown, "sub-nw-bp"), "quantity": "15"},
+        headers={"HX-Request": "true"},
+    )
+    assert "Updating: Change seats from 14 to 15" in answer.get_data(as_text=True)
