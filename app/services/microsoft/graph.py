@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.services.microsoft.http import Caller, RetryPolicy, TokenSource, TokenStore
+from app.services.microsoft.http import RetryPolicy, TokenStore, connect
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -65,18 +65,19 @@ class GraphClient:
         policy: RetryPolicy | None = None,
         token_store: TokenStore | None = None,
     ) -> None:
-        self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
-        tokens = TokenSource(
-            token_authority, client_id, client_secret, GRAPH_SCOPE, self.http, token_store
-        )
-        self.caller = Caller(
-            base_url=f"{base_url.rstrip('/')}/v1.0",
-            tokens=tokens,
+        self.caller = connect(
+            api_url=f"{base_url.rstrip('/')}/v1.0",
+            token_authority=token_authority,
             tenant=tenant_id,
-            http=self.http,
-            policy=policy or RetryPolicy(),
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=GRAPH_SCOPE,
+            http=http,
+            policy=policy,
+            token_store=token_store,
             error_reader=graph_error,
         )
+        self.http = self.caller.http
 
     def users(self, page_size: int = 999) -> Iterator[GraphUser]:
         """Every user of the tenant with their licenses, following `@odata.nextLink`."""

@@ -286,3 +286,28 @@ def _json_or_none(answer: httpx.Response) -> Any:
         return answer.json()
     except ValueError:
         return None
+
+
+def connect(
+    *,
+    api_url: str,
+    token_authority: str,
+    tenant: str,
+    client_id: str,
+    client_secret: str,
+    scope: str,
+    http: httpx.Client | None,
+    policy: RetryPolicy | None,
+    token_store: TokenStore | None,
+    error_reader: Callable[[httpx.Response], tuple[str | None, str]],
+) -> Caller:
+    """A Caller of one Microsoft API for one tenant (with a new HTTP client unless given)."""
+    client = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+    return Caller(
+        base_url=api_url,
+        tokens=TokenSource(token_authority, client_id, client_secret, scope, client, token_store),
+        tenant=tenant,
+        http=client,
+        policy=policy or RetryPolicy(),
+        error_reader=error_reader,
+    )

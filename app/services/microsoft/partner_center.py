@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.services.microsoft.http import Caller, NotFound, RetryPolicy, TokenSource, TokenStore
+from app.services.microsoft.http import NotFound, RetryPolicy, TokenStore, connect
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 
@@ -195,18 +195,19 @@ class PartnerCenterClient:
         policy: RetryPolicy | None = None,
         token_store: TokenStore | None = None,
     ) -> None:
-        self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
-        tokens = TokenSource(
-            token_authority, client_id, client_secret, PARTNER_CENTER_SCOPE, self.http, token_store
-        )
-        self.caller = Caller(
-            base_url=f"{base_url.rstrip('/')}/v1",
-            tokens=tokens,
+        self.caller = connect(
+            api_url=f"{base_url.rstrip('/')}/v1",
+            token_authority=token_authority,
             tenant=partner_tenant,
-            http=self.http,
-            policy=policy or RetryPolicy(),
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=PARTNER_CENTER_SCOPE,
+            http=http,
+            policy=policy,
+            token_store=token_store,
             error_reader=pc_error,
         )
+        self.http = self.caller.http
         self._skus: dict[str, PcCatalogueSku | None] = {}
 
     def close(self) -> None:
