@@ -81,6 +81,9 @@ class Tranche(db.Model):  # type: ignore[name-defined,misc]
     subscription: Mapped[Subscription] = relationship(back_populates="tranches")
 
 
+OPEN_STATES = ("pending", "running")  # a change still to be applied, or being applied
+
+
 class ChangeRequest(db.Model):  # type: ignore[name-defined,misc]
     """The outbox row of one requested change: who asked what, and how it ended.
 
@@ -112,4 +115,4 @@ class ChangeRequest(db.Model):  # type: ignore[name-defined,misc]
     @property
     def is_open(self) -> bool:
         """Still to be applied (pending) or being applied (running)."""
-        return self.state in ("pending", "running")
+        return self.state in OPEN_STATES

@@ -28,6 +28,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, Tranche, User
 from app.models._types import utcnow
+from app.models.licensing import OPEN_STATES
 from app.services import audit, sync
 from app.services.microsoft import factory
 from app.services.microsoft.http import EtagMismatch, MicrosoftError
@@ -158,9 +159,7 @@ def open_change(sub: Subscription) -> ChangeRequest | None:
     """The change being applied to this subscription, if any."""
     return db.session.scalar(
         select(ChangeRequest)
-        .where(
-            ChangeRequest.subscription_id == sub.id, ChangeRequest.state.in_(("pending", "running"))
-        )
+        .where(ChangeRequest.subscription_id == sub.id, ChangeRequest.state.in_(OPEN_STATES))
         .order_by(ChangeRequest.id.desc())
         .limit(1)
     )
@@ -576,7 +575,7 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
         db.session.execute(
             select(ChangeRequest.subscription_id, ChangeRequest.id).where(
                 ChangeRequest.customer_id == customer.id,
-                ChangeRequest.state.in_(("pending", "running")),
+                ChangeRequest.state.in_(OPEN_STATES),
             )
         ).all()
     )
@@ -590,25 +589,15 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
     ]
 
 
-def license_rows(
-    customer: Customer, role: Role, only: Collection[int] | None = None
-) -> list[RowView]:
-    """The license page of a company (or only the subscriptions with the ids `only`): its
-    subscriptions with open changes, in 3 queries.
+def license_rows(customer: Customer, role: Role, only: Collection[int]) -> list[RowView]:
+    """The rows of the license page for the company's subscriptions with the ids `only`
+    (those not kept from an earlier page), with their open changes, in 3 queries.
 
     The tranches are read with one query of their own and attached to their subscriptions
     (`selectinload` would send one more query per 500 subscriptions).
     """
-    wanted = [
-        Subscription.customer_id == customer.id,
-        Subscription.status != "deleted",
-        *([Subscription.id.in_(only)] if only is not None else []),
-    ]
-    subs = db.session.scalars(
-        select(Subscription)
-        .where(*wanted)
-        .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
-    ).all()
+    wanted = (Subscription.customer_id == customer.id, Subscription.id.in_(only))
+    subs = db.session.scalars(select(Subscription).where(*wanted)).all()
     tranches: dict[int, list[Tranche]] = {sub.id: [] for sub in subs}
     for tranche in db.session.scalars(
         select(Tranche).join(Subscription).where(*wanted).order_by(Tranche.added_at, Tranche.id)
@@ -620,8 +609,7 @@ def license_rows(
         c.subscription_id: c
         for c in db.session.scalars(
             select(ChangeRequest).where(
-                ChangeRequest.customer_id == customer.id,
-                ChangeRequest.state.in_(("pending", "running")),
+                ChangeRequest.subscription_id.in_(only), ChangeRequest.state.in_(OPEN_STATES)
             )
         )
     }
@@ -677,7 +665,7 @@ def requeue_stuck_changes(older_than: timedelta = timedelta(minutes=5)) -> list[
     cutoff = utcnow() - older_than
     stuck = db.session.scalars(
         select(ChangeRequest).where(
-            ChangeRequest.state.in_(("pending", "running")), ChangeRequest.created_at <= cutoff
+            ChangeRequest.state.in_(OPEN_STATES), ChangeRequest.created_at <= cutoff
         )
     ).all()
     for change in stuck:
