@@ -9,13 +9,14 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, ChangeRequest, Subscription, Tranche
 from app.models._types import utcnow
 from tests.support.identities import demo_claims
 from tests.support.processes import Emulator, OidcProvider
+from tests.support.queries import statements_of_get
 from tests.support.signin import csrf_token, sign_in
 
 NW = "/c/cust-northwind"
@@ -330,20 +331,7 @@ def test_the_license_page_reads_a_constant_number_of_statements_however_many_row
 ) -> None:
     max_ = signed_in(app, oidc_provider, "max@northwind.example")
 
-    def statements() -> int:
-        seen: list[str] = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            page = max_.get(f"{NW}/licenses")
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        assert page.status_code == 200
-        return len(seen)
-
-    few = statements()
+    few = statements_of_get(app, max_, f"{NW}/licenses")
     with app.app_context():
         template = db.session.scalar(select(Subscription).where(Subscription.pc_id == "sub-nw-bp"))
         assert template is not None
@@ -370,7 +358,7 @@ def test_the_license_page_reads_a_constant_number_of_statements_however_many_row
             ],
         )
         db.session.commit()
-    many = statements()
+    many = statements_of_get(app, max_, f"{NW}/licenses")
     assert many == few
     assert max_.get(f"{NW}/licenses").get_data(as_text=True).count('class="subscription') > 1200
 

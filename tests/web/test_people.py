@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ChangeRequest, DirectoryUser
@@ -18,6 +18,7 @@ from app.services import sync
 from app.services.settings import change_settings
 from tests.support.identities import demo_claims
 from tests.support.processes import Emulator, OidcProvider
+from tests.support.queries import statements_of_get
 from tests.support.signin import csrf_token, sign_in
 
 BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
@@ -255,19 +256,7 @@ def test_people_page_with_5000_people_renders_in_a_bounded_number_of_queries(
     prepare(app, emulator, acme(assigned=8, extra_users=2))
     pat = partner_admin(app, oidc_provider)
 
-    def count_queries(url: str) -> int:
-        seen: list[str] = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
-            assert pat.get(url).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
-        return len(seen)
-
-    few = count_queries(PEOPLE)
+    few = statements_of_get(app, pat, PEOPLE)
     with app.app_context():
         customer_id = db.session.scalar(select(DirectoryUser.customer_id))
         db.session.execute(
@@ -284,7 +273,7 @@ def test_people_page_with_5000_people_renders_in_a_bounded_number_of_queries(
             ],
         )
         db.session.commit()
-    many = count_queries(PEOPLE)
+    many = statements_of_get(app, pat, PEOPLE)
     assert many == few
     assert "Page 1 of" in pat.get(PEOPLE).get_data(as_text=True)
     found = pat.get(f"{PEOPLE}?q=person 04999").get_data(as_text=True)
