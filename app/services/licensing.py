@@ -560,6 +560,7 @@ class RowStamp:
     reused."""
 
     subscription_id: int
+    pc_id: str
     version: int
     synced_at: datetime
     open_change_id: int | None
@@ -580,9 +581,11 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
         ).all()
     )
     return [
-        RowStamp(sub_id, version, synced_at, open_changes.get(sub_id))
-        for sub_id, version, synced_at in db.session.execute(
-            select(Subscription.id, Subscription.version, Subscription.synced_at)
+        RowStamp(sub_id, pc_id, version, synced_at, open_changes.get(sub_id))
+        for sub_id, pc_id, version, synced_at in db.session.execute(
+            select(
+                Subscription.id, Subscription.pc_id, Subscription.version, Subscription.synced_at
+            )
             .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
             .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
         )

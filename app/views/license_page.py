@@ -79,7 +79,8 @@ def render_page(company: Customer, role: Role, urls: Any, open_row: str | None =
     missing: list[int] = []
     stamps = licensing.row_stamps(company)
     for stamp in stamps:
-        hit = cache.get((stamp.key, role), now) if stamp.open_change_id is None else None
+        kept = stamp.open_change_id is None and stamp.pc_id != open_row  # never the open panel
+        hit = cache.get((stamp.key, role), now) if kept else None
         if hit is None:
             missing.append(stamp.subscription_id)
         else:
