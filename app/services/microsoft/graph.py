@@ -1,7 +1,12 @@
 """Microsoft Graph client (`/v1.0/...`) for one customer tenant: users and license assignment.
 
 Sources: Graph docs for `GET /users`, `POST /users/{id}/assignLicense` and
-`GET /subscribedSkus` (NOTES.md, Microsoft Graph).
+`GET /subscribedSkus` (NOTES.md, Microsoft Graph; docs/graph.md).
+
+Graph answers `GET /users` with a small default property set that leaves out
+`assignedLicenses` and `accountEnabled`; a property is sent only when `$select` names it,
+and then only the properties named (`id` too). So every read here names, in `$select`,
+exactly the properties it reads (USER_FIELDS, SKU_FIELDS).
 """
 
 from __future__ import annotations
@@ -16,6 +21,16 @@ import httpx
 from app.services.microsoft.http import RetryPolicy, TokenStore, connect
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+# What users() and subscribed_skus() read: $select asks for exactly these.
+USER_FIELDS = (
+    "id",
+    "displayName",
+    "userPrincipalName",
+    "mail",
+    "accountEnabled",
+    "assignedLicenses",
+)
+SKU_FIELDS = ("skuId", "skuPartNumber", "prepaidUnits", "consumedUnits", "capabilityStatus")
 
 
 @dataclass(frozen=True)
@@ -80,8 +95,11 @@ class GraphClient:
         self.http = self.caller.http
 
     def users(self, page_size: int = 999) -> Iterator[GraphUser]:
-        """Every user of the tenant with their licenses, following `@odata.nextLink`."""
-        answer = self.caller.request("GET", "/users", params={"$top": str(page_size)})
+        """Every user of the tenant with their licenses, following `@odata.nextLink` (which
+        carries the `$select` and `$top` of the first request)."""
+        answer = self.caller.request(
+            "GET", "/users", params={"$select": ",".join(USER_FIELDS), "$top": str(page_size)}
+        )
         while True:
             page: dict[str, Any] = answer.json()
             for item in page.get("value", []):
@@ -100,7 +118,9 @@ class GraphClient:
 
     def subscribed_skus(self) -> list[GraphSku]:
         """The tenant's SKUs with enabled and consumed units."""
-        answer = self.caller.request("GET", "/subscribedSkus")
+        answer = self.caller.request(
+            "GET", "/subscribedSkus", params={"$select": ",".join(SKU_FIELDS)}
+        )
         return [
             GraphSku(
                 sku_id=item["skuId"],
@@ -120,7 +140,8 @@ class GraphClient:
         remove: tuple[str, ...] = (),
         request_id: str | None = None,
     ) -> None:
-        """Add and/or remove SKUs for a user in one call."""
+        """Add and/or remove SKUs for a user in one call (the user it answers is not read, so
+        nothing is selected)."""
         self.caller.request(
             "POST",
             f"/users/{quote(user_id, safe='')}/assignLicense",
