@@ -68,13 +68,16 @@ def pc_body(code: int, description: str) -> dict[str, Any]:
     return {"code": code, "description": description, "data": [], "source": "PartnerFD"}
 
 
-def graph_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
-    """A Microsoft Graph error body."""
+def graph_body(
+    status: int, message: str, code: str | None = None, inner: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A Microsoft Graph error body; ``inner`` is its innerError (date, request-id,
+    client-request-id), as Microsoft Learn's "Microsoft Graph error responses" shows."""
     return {
         "error": {
             "code": code or _GRAPH_CODES.get(status, "UnknownError"),
             "message": message,
-            "innerError": {},
+            "innerError": inner or {},
         }
     }
 

@@ -52,7 +52,7 @@ def error_response(
 ) -> Response:
     """A Partner Center or Graph error response."""
     body = (
-        graph_body(status, description, graph_code)
+        graph_body(status, description, graph_code, _inner_error())
         if kind == "graph"
         else pc_body(code, description)
     )
@@ -77,6 +77,24 @@ def fault_response(rule: FaultRule, kind: str, timeout_seconds: float) -> Respon
     return error_response(kind, status, code, _FAULT_TEXT.get(status, "Injected fault."), headers)
 
 
+def _graph_request_id() -> str:
+    """Graph's ``request-id`` of this request (one per request, in the error body and header)."""
+    if "graph_request_id" not in g:
+        g.graph_request_id = str(uuid.uuid4())
+    return str(g.graph_request_id)
+
+
+def _inner_error() -> dict[str, Any]:
+    """A Graph error's innerError: when, and which request (ours and the client's id)."""
+    inner: dict[str, Any] = {
+        "date": iso(current().store.now()).removesuffix("Z"),
+        "request-id": _graph_request_id(),
+    }
+    if client_id := request.headers.get("client-request-id"):
+        inner["client-request-id"] = client_id
+    return inner
+
+
 def _request_id() -> str | None:
     return request.headers.get("MS-RequestId") or request.headers.get("client-request-id")
 
@@ -94,10 +112,17 @@ def _authenticate(emulator: Emulator, kind: str) -> str:
     scheme, _, token = header.partition(" ")
     tenant = emulator.tokens.tenant_of(token.strip()) if scheme.lower() == "bearer" else None
     if tenant is None:
+        message = "The bearer token is missing, unknown or expired."
+        if kind == "graph":
+            message = (
+                "Access token is empty."
+                if not token.strip()
+                else "Access token validation failure: the token is unknown or expired."
+            )
         raise ApiError(
             401,
             errors.UNAUTHORIZED,
-            "The bearer token is missing, unknown or expired.",
+            message,
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     if kind == "graph":
@@ -106,7 +131,8 @@ def _authenticate(emulator: Emulator, kind: str) -> str:
             raise ApiError(
                 403,
                 errors.UNAUTHORIZED,
-                f"Tenant {tenant} is not a customer tenant of this emulator.",
+                "Insufficient privileges to complete the operation: "
+                f"tenant {tenant} is not a customer tenant of this emulator.",
             )
         g.customer = customer
     return tenant
@@ -183,6 +209,10 @@ def after_api(response: Response) -> Response:
     if late and rule is not None:
         response = fault_response(rule, kind, emulator.timeout_seconds)
     response.headers["MS-RequestId"] = _request_id() or str(uuid.uuid4())
+    if kind == "graph":
+        response.headers["request-id"] = _graph_request_id()
+        if client_id := request.headers.get("client-request-id"):
+            response.headers["client-request-id"] = client_id
     response.headers["MS-CorrelationId"] = request.headers.get("MS-CorrelationId") or str(
         uuid.uuid4()
     )

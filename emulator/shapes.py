@@ -7,7 +7,7 @@ from typing import Any
 
 from emulator import catalogue
 from emulator.clock import iso, iso_day
-from emulator.model import Customer, Subscription, User
+from emulator.model import Customer, Subscription
 
 
 def link(uri: str, headers: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -98,20 +98,6 @@ def customer_json(customer: Customer) -> dict[str, Any]:
         "allowDelegatedAccess": True,
         "links": {"self": link(f"/customers/{customer.id}")},
         "attributes": {"etag": customer.tenant_id, "objectType": "Customer"},
-    }
-
-
-def user_json(user: User) -> dict[str, Any]:
-    """A Graph user with its assigned licenses."""
-    return {
-        "id": user.id,
-        "displayName": user.name,
-        "userPrincipalName": user.upn,
-        "mail": user.upn,
-        "accountEnabled": user.account_enabled,
-        "assignedLicenses": [
-            {"skuId": sku, "disabledPlans": list(plans)} for sku, plans in user.licenses.items()
-        ],
     }
 
 

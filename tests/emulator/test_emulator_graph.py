@@ -110,15 +110,68 @@ def test_users_are_paged_with_top_and_next_link(
     assert seen[0] == "u-1" and len(seen) == 5 == len(set(seen))
 
 
-def test_users_carry_their_assigned_licenses(northwind_loaded: dict[str, Any], graph: Api) -> None:
-    user = graph.get("/v1.0/users/u-1").get_json()
-    assert user["displayName"] == "Ann Lee"
-    assert user["assignedLicenses"] == [{"skuId": SKU_BP, "disabledPlans": []}]
-    by_upn = graph.get("/v1.0/users/ann@northwind.example").get_json()
+def test_a_user_has_graphs_default_properties_and_no_licenses_unless_selected(
+    northwind_loaded: dict[str, Any], graph: Api
+) -> None:
+    body = graph.get("/v1.0/users/u-1").get_json()
+    assert body.pop("@odata.context").endswith("/v1.0/$metadata#users/$entity")
+    assert set(body) == {
+        "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+        "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
+    }  # fmt: skip
+    assert body["displayName"] == "Ann Lee" and body["id"] == "u-1"
+    assert "assignedLicenses" not in body and "accountEnabled" not in body
+
+
+def test_select_returns_exactly_the_named_properties(
+    northwind_loaded: dict[str, Any], graph: Api
+) -> None:
+    body = graph.get("/v1.0/users/u-1?$select=assignedLicenses,accountEnabled").get_json()
+    assert body == {
+        "@odata.context": "http://localhost/v1.0/$metadata"
+        "#users(assignedLicenses,accountEnabled)/$entity",
+        "accountEnabled": True,
+        "assignedLicenses": [{"disabledPlans": [], "skuId": SKU_BP}],
+    }  # no id unless named, as in Microsoft's "Get user" example with $select
+    by_upn = graph.get("/v1.0/users/ann@northwind.example?$select=id").get_json()
     assert by_upn["id"] == "u-1"
-    missing = graph.get("/v1.0/users/nobody")
+
+
+def test_an_unknown_user_answers_graphs_404_with_an_inner_error(
+    northwind_loaded: dict[str, Any], graph: Api
+) -> None:
+    missing = graph.get("/v1.0/users/nobody", headers={"client-request-id": "c-1"})
     assert missing.status_code == 404
-    assert missing.get_json()["error"]["code"] == "Request_ResourceNotFound"
+    error = missing.get_json()["error"]
+    assert error["code"] == "Request_ResourceNotFound"
+    assert error["message"].startswith("Resource 'nobody' does not exist")
+    assert error["innerError"]["client-request-id"] == "c-1"
+    assert error["innerError"]["request-id"] == missing.headers["request-id"]
+    assert error["innerError"]["date"] == "2025-03-10T12:00:00"
+
+
+def test_selecting_an_unknown_property_or_an_unmodelled_option_is_refused(
+    northwind_loaded: dict[str, Any], graph: Api
+) -> None:
+    bad = graph.get("/v1.0/users?$select=id,shoeSize")
+    assert bad.status_code == 400
+    assert bad.get_json()["error"]["message"] == (
+        "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'."
+    )
+    filtered = graph.get("/v1.0/users?$filter=accountEnabled eq true")
+    assert filtered.status_code == 501
+    assert filtered.get_json()["error"]["code"] == "NotImplemented"
+
+
+def test_the_next_link_keeps_select_and_top(northwind_loaded: dict[str, Any], graph: Api) -> None:
+    first = graph.get("/v1.0/users?$select=id,assignedLicenses&$top=2").get_json()
+    assert first["@odata.context"].endswith("#users(id,assignedLicenses)")
+    assert first["@odata.nextLink"].startswith(
+        "http://localhost/v1.0/users?$select=id,assignedLicenses&$top=2&$skiptoken="
+    )
+    second = graph.get(first["@odata.nextLink"].replace("http://localhost", "")).get_json()
+    assert [set(u) for u in second["value"]] == [{"id", "assignedLicenses"}] * 2
+    assert second["value"][0]["assignedLicenses"] == [{"disabledPlans": [], "skuId": SKU_BP}]
 
 
 def test_a_bad_top_is_refused(northwind_loaded: dict[str, Any], graph: Api) -> None:
@@ -176,3 +229,69 @@ def test_subscribed_skus_report_enabled_suspended_and_consumed_units(
     assert sku["skuId"] == SKU_BP and sku["skuPartNumber"] == "SPB"
     assert sku["consumedUnits"] == 5
     assert sku["prepaidUnits"] == {"enabled": 12, "suspended": 3, "warning": 0, "lockedOut": 0}
+
+
+def test_subscribed_skus_carry_the_account_the_subscriptions_and_service_plans(
+    load: Load, graph: Api
+) -> None:
+    load(northwind())
+    sku = graph.get("/v1.0/subscribedSkus").get_json()["value"][0]
+    assert sku["accountName"] == "Northwind Traders"
+    assert sku["accountId"] and sku["appliesTo"] == "User"
+    assert sku["subscriptionIds"] == ["sub-1"]
+    assert sku["id"] == f"{TENANT}_{SKU_BP}"
+    plans = sku["servicePlans"]
+    assert plans and {p["appliesTo"] for p in plans} == {"User", "Company"}
+    assert all(p["provisioningStatus"] == "Success" and p["servicePlanName"] for p in plans)
+    load({"customers": [{"id": "cust-1", "subscriptions": [{"id": "sub-9", "sku_id": SKU_BP}]}]})
+    again = graph.get("/v1.0/subscribedSkus").get_json()["value"][0]
+    assert again["servicePlans"] == plans  # the plan ids are stable
+    assert again["subscriptionIds"] == ["sub-1", "sub-9"]
+    one = graph.get(f"/v1.0/subscribedSkus/{TENANT}_{SKU_BP}?$select=skuId,consumedUnits")
+    assert {k: v for k, v in one.get_json().items() if k[0] != "@"} == {
+        "skuId": SKU_BP,
+        "consumedUnits": 5,
+    }
+    assert graph.get(f"/v1.0/subscribedSkus/{TENANT}_sku-none").status_code == 404
+
+
+def test_license_details_list_the_plans_and_which_are_disabled(
+    northwind_loaded: dict[str, Any], graph: Api
+) -> None:
+    plans = graph.get("/v1.0/subscribedSkus").get_json()["value"][0]["servicePlans"]
+    off = plans[0]["servicePlanId"]
+    body = {"addLicenses": [{"skuId": SKU_BP, "disabledPlans": [off]}], "removeLicenses": []}
+    assert graph.post("/v1.0/users/u-1/assignLicense", body).status_code == 200
+    details = graph.get("/v1.0/users/u-1/licenseDetails").get_json()
+    assert details["@odata.context"].endswith("#users('u-1')/licenseDetails")
+    [only] = details["value"]
+    assert only["skuId"] == SKU_BP and only["skuPartNumber"] == "SPB" and only["id"]
+    status = {p["servicePlanId"]: p["provisioningStatus"] for p in only["servicePlans"]}
+    assert status == {off: "Disabled", plans[1]["servicePlanId"]: "Success"}
+    unknown_plan = {"addLicenses": [{"skuId": SKU_BP, "disabledPlans": ["nope"]}]}
+    unknown_plan["removeLicenses"] = []
+    assert graph.post("/v1.0/users/u-1/assignLicense", unknown_plan).status_code == 400
+    assert graph.get("/v1.0/users/nobody/licenseDetails").status_code == 404
+
+
+def test_the_organization_is_the_customer_tenant(
+    northwind_loaded: dict[str, Any], graph: Api
+) -> None:
+    body = graph.get("/v1.0/organization").get_json()
+    assert body["@odata.context"].endswith("/v1.0/$metadata#organization")
+    [org] = body["value"]
+    assert org["id"] == TENANT and org["displayName"] == "Northwind Traders"
+    assert org["tenantType"] == "AAD"
+    domains = {d["name"]: (d["isDefault"], d["isInitial"]) for d in org["verifiedDomains"]}
+    assert domains == {
+        "northwind.onmicrosoft.com": (False, True),
+        "northwind.example": (True, False),
+    }
+    assert {p["capabilityStatus"] for p in org["assignedPlans"]} == {"Enabled"}
+    one = graph.get(f"/v1.0/organization/{TENANT}?$select=id,displayName").get_json()
+    assert one == {
+        "@odata.context": "http://localhost/v1.0/$metadata#organization(id,displayName)/$entity",
+        "id": TENANT,
+        "displayName": "Northwind Traders",
+    }
+    assert graph.get("/v1.0/organization/someone-else").status_code == 404
