@@ -84,15 +84,18 @@ def _graph_request_id() -> str:
     return str(g.graph_request_id)
 
 
+def _client_request_id() -> str:
+    """The caller's ``client-request-id``, else (as Graph does) the request-id."""
+    return request.headers.get("client-request-id") or _graph_request_id()
+
+
 def _inner_error() -> dict[str, Any]:
     """A Graph error's innerError: when, and which request (ours and the client's id)."""
-    inner: dict[str, Any] = {
+    return {
         "date": iso(current().store.now()).removesuffix("Z"),
         "request-id": _graph_request_id(),
+        "client-request-id": _client_request_id(),
     }
-    if client_id := request.headers.get("client-request-id"):
-        inner["client-request-id"] = client_id
-    return inner
 
 
 def _request_id() -> str | None:
@@ -211,8 +214,7 @@ def after_api(response: Response) -> Response:
     response.headers["MS-RequestId"] = _request_id() or str(uuid.uuid4())
     if kind == "graph":
         response.headers["request-id"] = _graph_request_id()
-        if client_id := request.headers.get("client-request-id"):
-            response.headers["client-request-id"] = client_id
+        response.headers["client-request-id"] = _client_request_id()
     response.headers["MS-CorrelationId"] = request.headers.get("MS-CorrelationId") or str(
         uuid.uuid4()
     )
