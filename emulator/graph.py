@@ -112,6 +112,8 @@ def _page_bounds() -> tuple[int, int]:
 def list_users() -> ResponseReturnValue:
     """Users, default properties unless ``$select``; ``$top`` paging with ``@odata.nextLink``
     (which keeps ``$select`` and ``$top``)."""
+    if "$skip" in request.args:  # List users: "$skip isn't supported"
+        raise _bad_request("$skip is not supported on users; follow @odata.nextLink.")
     _query(("$select", "$top", "$skiptoken"))
     customer = _customer()
     names = _select(shapes.USER_SELECTABLE, "user")
