@@ -66,8 +66,9 @@ def _tune_sqlite(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
-    from app.views import admin, auth, jobs, main, portal, reconciliation
+    from app.views import admin, auth, jobs, main, portal, reconciliation, rendering
 
+    rendering.register(app)  # page or partial, and Vary, the same for every view
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)

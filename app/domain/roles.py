@@ -17,6 +17,16 @@ class Role(IntEnum):
         """The name shown to people."""
         return self.name.capitalize()
 
+    @property
+    def can_modify(self) -> bool:
+        """May change seat quantities."""
+        return self >= Role.MODIFY
+
+    @property
+    def can_admin(self) -> bool:
+        """May cancel, suspend, schedule, assign and see who has access."""
+        return self >= Role.ADMIN
+
     @classmethod
     def parse(cls, text: str) -> Role:
         """Read a role from a form or command line value such as 'modify'."""

@@ -40,6 +40,11 @@ def companies_query(user: User) -> Select[tuple[Customer]]:
     )
 
 
+def companies(user: User, limit: int = 501) -> list[Customer]:
+    """The companies `user` may open, by name (at most `limit`)."""
+    return list(db.session.scalars(companies_query(user).limit(limit)))
+
+
 def is_staff(user: User) -> bool:
     """Partner or reseller staff reach companies without an invitation."""
     return user.staff_role is not None

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AdjustmentRun, ChangeRequest, Customer, SyncRun, User
 from app.services import access
+from app.services.errors import NotFound
 
 RUNNING = ("pending", "running", "applying", "planned")
 
@@ -116,7 +117,7 @@ def retry(user: User, kind: str, job_id: int) -> str:
     if kind == "sync":
         run = db.session.get(SyncRun, job_id)
         if run is None or access.role_on(user, run.customer) is None:
-            raise LookupError(job_id)
+            raise NotFound(job_id)
         from jobs.sync import sync_customer
 
         enqueue(sync_customer, run.customer.pc_id)
@@ -126,7 +127,7 @@ def retry(user: User, kind: str, job_id: int) -> str:
         customer = db.session.get(Customer, change.customer_id) if change else None
         role = access.role_on(user, customer) if customer else None
         if change is None or customer is None or role is None:
-            raise LookupError(job_id)
+            raise NotFound(job_id)
         licensing.retry_change(user, role, customer, change.id)
         return f"{change.summary}: queued again."
-    raise LookupError(kind)
+    raise NotFound(kind)

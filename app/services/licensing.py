@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,6 +31,7 @@ from app.models import ChangeRequest, Customer, Subscription, Tranche, User
 from app.models._types import utcnow
 from app.models.licensing import OPEN_STATES
 from app.services import audit, sync
+from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import EtagMismatch, MicrosoftError
 from app.services.microsoft.partner_center import PartnerCenterClient, PcSubscription
@@ -311,7 +313,7 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     """Apply an accepted change at Partner Center and record the outcome (safe to repeat)."""
     change = db.session.get(ChangeRequest, change_id)
     if change is None:
-        raise LookupError(f"no change request {change_id}")
+        raise NotFound(f"no change request {change_id}")
     if not change.is_open:
         return change
     change.state = "running"
@@ -455,7 +457,7 @@ def _subscription(customer: Customer, subscription_pc_id: str) -> Subscription:
         )
     )
     if sub is None:
-        raise LookupError(subscription_pc_id)
+        raise NotFound(subscription_pc_id)
     return sub
 
 
@@ -557,17 +559,28 @@ class RowStamp:
     """What a rendered row of the license page depends on, read without loading the rows:
     the subscription's version changes with every write to it, and every sync (which also
     rewrites its tranches) sets synced_at; together they also tell apart a row whose id was
-    reused."""
+    reused. The other fields are what the page's search, filters and totals need."""
 
     subscription_id: int
     pc_id: str
     version: int
     synced_at: datetime
     open_change_id: int | None
+    name: str
+    status: str
+    quantity: int
+    assigned: int
+    unit_price: Decimal
+    currency: str
 
     @property
     def key(self) -> tuple[int, int, datetime]:
         return (self.subscription_id, self.version, self.synced_at)
+
+    @property
+    def free(self) -> int:
+        """Seats paid for and not assigned."""
+        return max(self.quantity - self.assigned, 0)
 
 
 def row_stamps(customer: Customer) -> list[RowStamp]:
@@ -580,12 +593,22 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
             )
         ).all()
     )
+    columns = (
+        Subscription.id,
+        Subscription.pc_id,
+        Subscription.version,
+        Subscription.synced_at,
+        func.coalesce(Subscription.friendly_name, Subscription.offer_name),
+        Subscription.status,
+        Subscription.quantity,
+        Subscription.assigned,
+        Subscription.unit_price,
+        Subscription.currency,
+    )
     return [
-        RowStamp(sub_id, pc_id, version, synced_at, open_changes.get(sub_id))
-        for sub_id, pc_id, version, synced_at in db.session.execute(
-            select(
-                Subscription.id, Subscription.pc_id, Subscription.version, Subscription.synced_at
-            )
+        RowStamp(sub_id, pc_id, version, synced_at, open_changes.get(sub_id), *rest)
+        for sub_id, pc_id, version, synced_at, *rest in db.session.execute(
+            select(*columns)
             .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
             .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
         )
@@ -632,11 +655,17 @@ def row(
     return describe(sub, role, change=change)
 
 
-def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> ChangeRequest:
-    """Try a failed change again (a new request id: the failed call is not replayed)."""
+def change_of(customer: Customer, change_id: int) -> ChangeRequest:
+    """A change request of this company (NotFound for any other)."""
     change = db.session.get(ChangeRequest, change_id)
     if change is None or change.customer_id != customer.id:
-        raise LookupError(change_id)
+        raise NotFound(change_id)
+    return change
+
+
+def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> ChangeRequest:
+    """Try a failed change again (a new request id: the failed call is not replayed)."""
+    change = change_of(customer, change_id)
     need = KINDS[change.kind].need if change.kind in KINDS else Role.ADMIN
     if role < need:
         raise ChangeRefused(f"Your role ({role.label}) cannot do this.")

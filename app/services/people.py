@@ -27,6 +27,7 @@ from app.extensions import db
 from app.models import ChangeRequest, Customer, DirectoryUser, Subscription, User, UserLicense
 from app.models._types import utcnow
 from app.services import audit, licensing, sync
+from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import PartnerCenterClient
@@ -431,7 +432,7 @@ def _open_changes(customer: Customer, user_ids: list[int]) -> dict[int, ChangeRe
 def _user(customer: Customer, directory_user_id: int) -> DirectoryUser:
     user: DirectoryUser | None = db.session.get(DirectoryUser, directory_user_id)
     if user is None or user.customer_id != customer.id:
-        raise LookupError(directory_user_id)
+        raise NotFound(directory_user_id)
     return user
 
 

@@ -8,7 +8,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -21,31 +20,14 @@ from werkzeug.wrappers import Response
 
 from app.domain.roles import Role
 from app.domain.settings import SETTINGS, SPECS, SettingError
-from app.extensions import htmx
 from app.models import Customer, StaffRole
 from app.services import access, audit_log, branding, customers
 from app.services import settings as settings_service
 from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
 from app.views.guards import get_customer_for_staff, require_partner_admin, require_staff
+from app.views.rendering import REFUSED, page_or_partial, wants_partial
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _fragment_requested() -> bool:
-    """An htmx request for a piece of the page (boosted navigations want the whole page)."""
-    return bool(htmx) and not htmx.boosted
-
-
-def _refused() -> int:
-    """The status of a refused form: 422, but 200 for htmx, which swaps only 2xx answers."""
-    return 200 if htmx else 422
-
-
-def _vary(body: str, status: int = 200) -> Response:
-    """A page or a fragment, depending on HX-Request: caches must keep them apart."""
-    response = make_response(body, status)
-    response.headers.add("Vary", "HX-Request")
-    return response
 
 
 # --- customers -----------------------------------------------------------------------------
@@ -58,20 +40,21 @@ def customer_list() -> Response:
     user = require_staff()
     filters = customers.CustomerFilter.from_args(request.args.to_dict())
     page = customers.list_customers(user, filters, request.args.get("page", 1, type=int))
-    template = "admin/_customer_table.html" if _fragment_requested() else "admin/customers.html"
-    return _vary(
-        render_template(
-            template, page=page, filters=filters, resellers=customers.reseller_choices(user)
-        )
+    return page_or_partial(
+        "admin/_customer_table.html",
+        "admin/customers.html",
+        page=page,
+        filters=filters,
+        resellers=customers.reseller_choices(user),
     )
 
 
 @bp.get("/customers/<customer>")
 @login_required
-def customer_detail(customer: str) -> Response:
+def customer_detail(customer: str) -> str:
     """One customer: its summary and its relationship settings, each saved in place."""
     company = get_customer_for_staff(customer)
-    return _vary(_detail_page(company, saved=request.args.get("saved")))
+    return _detail_page(company, saved=request.args.get("saved"))
 
 
 @bp.post("/customers/<customer>/settings/<key>")
@@ -89,23 +72,21 @@ def change_setting(customer: str, key: str) -> Response:
         error: str | None = str(refusal)
     else:
         error = None
-    if _fragment_requested():  # htmx 2 swaps only 2xx: a refusal is shown with 200
-        return _vary(
-            render_template(
-                "admin/_setting.html",
-                company=company,
-                spec=SPECS[key],
-                value=company.settings()[key],
-                typed=raw if error else None,
-                error=error,
-                saved=error is None,
-                editable=True,
-            )
-        )
-    if error is None:
+    if error is None and not wants_partial():
         target = url_for("admin.customer_detail", customer=customer, saved=key)
-        return redirect(f"{target}#setting-{key}")
-    return _vary(_detail_page(company, error=(key, error, raw)), 422)
+        return redirect(f"{target}#setting-{key}", 303)
+    return page_or_partial(
+        "admin/_setting.html",
+        lambda: _detail_page(company, error=(key, error, raw) if error else None),
+        status=REFUSED if error else 200,
+        company=company,
+        spec=SPECS[key],
+        value=company.settings()[key],
+        typed=raw if error else None,
+        error=error,
+        saved=error is None,
+        editable=True,
+    )
 
 
 def _detail_page(
@@ -161,7 +142,7 @@ def grant(customer: str) -> Response | tuple[str, int]:
     page = render_template(
         "admin/portal_users.html", company=company, users=access.portal_users(company), form=form
     )
-    return page, 422
+    return page, REFUSED
 
 
 @bp.post("/customers/<customer>/portal/<int:membership_id>/revoke")
@@ -193,16 +174,16 @@ def audit() -> Response:
     else:
         page = audit_log.search(user, filters, request.args.get("page", 1, type=int))
         errors = []
-    template = "admin/_audit_table.html" if _fragment_requested() else "admin/audit.html"
-    body = render_template(
-        template,
+    return page_or_partial(
+        "admin/_audit_table.html",
+        "admin/audit.html",
+        status=REFUSED if errors else 200,
         page=page,
         filters=filters,
         errors=errors,
         args=request.args,
         kinds=audit_log.kinds(user),
     )
-    return _vary(body, 400 if errors and not htmx else 200)
 
 
 @bp.get("/audit.csv")
@@ -246,7 +227,7 @@ def save_brand() -> Response | tuple[str, int]:
         else:
             flash("Branding saved.", "success")
             return redirect(url_for("admin.brand_settings"))
-    return _branding_page(brand_form=form), _refused()
+    return _branding_page(brand_form=form), REFUSED
 
 
 @bp.post("/branding/logo")
@@ -264,7 +245,7 @@ def upload_logo() -> Response | tuple[str, int]:
         else:
             flash(f"Logo saved ({checked.width} × {checked.height} px).", "success")
             return redirect(url_for("admin.brand_settings"))
-    return _branding_page(logo_form=form), _refused()
+    return _branding_page(logo_form=form), REFUSED
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -314,7 +295,7 @@ def save_host_name() -> Response | tuple[str, int]:
         else:
             flash(f"Web address saved: {host}." if host else "Web address removed.", "success")
             return redirect(url_for("admin.brand_settings"))
-    return _branding_page(host_form=form), _refused()
+    return _branding_page(host_form=form), REFUSED
 
 
 def _branding_page(

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import htmx
+from app.services.errors import NotFound
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -33,6 +34,10 @@ def register(app: Flask) -> None:
             message="Your session form expired. Reload the page and try again.",
         )
         return body, 400, headers
+
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound) -> tuple[str, int]:
+        return render_template("errors/error.html", code=404, message=MESSAGES[404]), 404
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:

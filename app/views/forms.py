@@ -51,6 +51,37 @@ class ChangeForm(FlaskForm):  # type: ignore[misc]
     idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
     add_one = StringField()  # the "+1" button: one seat more than the row showed
 
+    QUANTITY_KINDS = ("quantity", "schedule_quantity")
+
+    def change_params(self, kind: str, seats_now: int) -> dict[str, object]:
+        """The change's parameters, read from the form (call after `validate_on_submit`);
+        `seats_now` is what "+1" counts from. Raises ValueError with a message to show."""
+        if kind == "quantity" and self.add_one.data == "1":
+            return {"quantity": seats_now + 1}
+        if kind in self.QUANTITY_KINDS:
+            if self.quantity.data is None:
+                raise ValueError("Enter the number of seats.")
+            return {"quantity": self.quantity.data}
+        if kind == "auto_renew":
+            return {"enable": self.enable.data == "on"}
+        return {}
+
+    def refusal(self) -> str:
+        """The first validation message, or a generic one (e.g. a missing CSRF token)."""
+        for field in (self.quantity, self.enable):
+            if field.errors:
+                return str(field.errors[0])
+        if self.version.errors or self.idempotency_key.errors:
+            return "The form was incomplete; reload the page and try again."
+        return "The form expired; reload the page and try again."
+
+    def validate_on_submit(self, extra_validators: object = None) -> bool:
+        """ "+1" counts from the seats shown, so the typed number is not validated then."""
+        if self.add_one.data == "1":
+            self.quantity.data = None
+            self.quantity.raw_data = []
+        return bool(super().validate_on_submit(extra_validators))
+
 
 class BrandForm(FlaskForm):  # type: ignore[misc]
     """The name and primary colour shown in the portal (the service checks the values)."""
@@ -77,3 +108,9 @@ class AssignForm(FlaskForm):  # type: ignore[misc]
     sku_id = StringField(validators=[DataRequired(), Length(max=64)])
     buy = SelectField(choices=[SelectChoice("no"), SelectChoice("yes")], default="no")
     idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+    def refusal(self) -> str:
+        """A message for a form that did not validate."""
+        if self.sku_id.errors or self.buy.errors or self.idempotency_key.errors:
+            return "The form was incomplete; reload the page and try again."
+        return "The form expired; reload the page and try again."

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app.extensions import htmx
 from app.services import access, jobs
 from app.services.licensing import ChangeRefused
+from app.views.rendering import page_or_partial
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
@@ -24,12 +24,8 @@ def index() -> Response:
     """The jobs page; htmx polls its list while something runs."""
     _staff()
     lines = jobs.recent(current_user)
-    template = "jobs/_list.html" if htmx else "jobs/index.html"
-    response = make_response(
-        render_template(template, lines=lines, running=any(line.running for line in lines))
-    )
-    response.headers["Vary"] = "HX-Request"
-    return response
+    running = any(line.running for line in lines)
+    return page_or_partial("jobs/_list.html", "jobs/index.html", lines=lines, running=running)
 
 
 @bp.post("/<kind>/<int:job_id>/retry")
@@ -39,8 +35,6 @@ def retry(kind: str, job_id: int) -> Response:
     _staff()
     try:
         flash(jobs.retry(current_user, kind, job_id), "success")
-    except LookupError:
-        abort(404)
     except ChangeRefused as refused:
         flash(str(refused), "error")
-    return redirect(url_for("jobs.index"))
+    return redirect(url_for("jobs.index"), 303)

@@ -5,29 +5,20 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from app.domain.decision import Verdict
 from app.domain.roles import Role
-from app.extensions import db, htmx
 from app.models import Customer
-from app.services import licensing, people
-from app.services.access import companies_query
+from app.services import access, licensing, people
+from app.services.errors import NotFound
 from app.views import license_page
 from app.views.forms import AssignForm, ChangeForm
 from app.views.guards import get_customer_for
+from app.views.rendering import REFUSED, page_or_partial, wants_partial
 
 bp = Blueprint("portal", __name__)
 
@@ -36,7 +27,7 @@ bp = Blueprint("portal", __name__)
 @login_required
 def companies() -> str | Response:
     """The companies this person may manage; straight through when there is only one."""
-    companies = db.session.scalars(companies_query(current_user).limit(501)).all()
+    companies = access.companies(current_user)
     if len(companies) == 1 and current_user.staff_role is None:
         return redirect(url_for("portal.licenses", customer=companies[0].pc_id))
     return render_template("portal/companies.html", companies=companies)
@@ -44,15 +35,23 @@ def companies() -> str | Response:
 
 @bp.get("/c/<customer>/licenses")
 @login_required
-def licenses(customer: str) -> str:
-    """The company's subscriptions with seats, assigned and free, and NCE tags."""
+def licenses(customer: str) -> Response:
+    """The company's subscriptions: totals, search and filters, a page of rows; htmx's
+    "Show more" gets the next page's rows alone."""
     company, role = get_customer_for(customer)
-    return _licenses_page(company, role)
+    filters = license_page.LicenseFilter.from_args(request.args)
+    urls = SubscriptionUrls(company.pc_id)
+    return page_or_partial(
+        lambda: license_page.render_more(company, role, urls, filters),
+        lambda: license_page.render_page(company, role, urls, filters),
+    )
 
 
 def _licenses_page(company: Customer, role: Role, open_row: str | None = None) -> str:
     """The whole page; `open_row` shows that subscription's manage panel open (no htmx)."""
-    return license_page.render_page(company, role, SubscriptionUrls(company.pc_id), open_row)
+    return license_page.render_page(
+        company, role, SubscriptionUrls(company.pc_id), open_row=open_row
+    )
 
 
 class SubscriptionUrls:
@@ -74,26 +73,18 @@ class SubscriptionUrls:
 
 @bp.get("/c/<customer>/subscriptions/<subscription>/manage")
 @login_required
-def manage(customer: str, subscription: str) -> Response | str:
+def manage(customer: str, subscription: str) -> Response:
     """The Admin's actions on one subscription: a panel for htmx, else the page with it open."""
     company, role = get_customer_for(customer, need=Role.ADMIN)
-    try:
-        view = licensing.row(company, role, subscription)
-    except LookupError:
-        abort(404)
-    if not htmx:
-        return _licenses_page(company, role, open_row=view.sub.pc_id)
-    response = make_response(
-        render_template(
-            "portal/_manage_panel.html",
-            company=company,
-            row=view,
-            urls=SubscriptionUrls(company.pc_id),
-            new_key=_new_key,
-        )
+    view = licensing.row(company, role, subscription)
+    return page_or_partial(
+        "portal/_manage_panel.html",
+        lambda: _licenses_page(company, role, open_row=view.sub.pc_id),
+        company=company,
+        row=view,
+        urls=SubscriptionUrls(company.pc_id),
+        new_key=_new_key,
     )
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.get("/c/<customer>/subscriptions/<subscription>/row")
@@ -102,69 +93,44 @@ def subscription_row(customer: str, subscription: str) -> Response:
     """One row, alone (htmx polling) or as the whole page."""
     company, role = get_customer_for(customer)
     change_id = request.args.get("change", type=int)
-    try:
-        view = licensing.row(company, role, subscription, change_id)
-    except LookupError:
-        abort(404)
-    return _row_response(company, view)
+    view = licensing.row(company, role, subscription, change_id)
+    finished = change_id is not None and view.change is not None and not view.pending
+    return _row_response(company, view, announce=view.change.outcome if finished else None)
 
 
 @bp.post("/c/<customer>/subscriptions/<subscription>/<kind>")
 @login_required
 def change(customer: str, subscription: str, kind: str) -> Response:
-    """Ask for a change; the row shows it pending, or why it is refused."""
+    """Ask for a change; the row shows it pending, or why it is refused (422)."""
     company, role = get_customer_for(customer, need=Role.MODIFY)
     if kind not in licensing.KINDS:
-        abort(404)
+        raise NotFound(kind)
+    view = licensing.row(company, role, subscription)
     form = ChangeForm()
-    add_one = kind == "quantity" and form.add_one.data == "1"
-    if add_one:
-        form.quantity.data = None  # "+1" counts from the seats shown, not the typed number
-        form.quantity.raw_data = []
-    message = None
-    offer_schedule = None
-    if not form.validate_on_submit():
-        message = _form_error(form)
-    elif kind in ("quantity", "schedule_quantity") and form.quantity.data is None and not add_one:
-        message = "Enter the number of seats."
-    else:
-        params: dict[str, object] = {}
-        if kind in ("quantity", "schedule_quantity"):
-            params["quantity"] = form.quantity.data
-        if add_one:
-            try:
-                params["quantity"] = licensing.row(company, role, subscription).sub.quantity + 1
-            except LookupError:
-                abort(404)
-        if kind == "auto_renew":
-            params["enable"] = form.enable.data == "on"
-        try:
-            licensing.request_change(
-                current_user,
-                role,
-                company,
-                subscription,
-                kind,
-                params,
-                idempotency_key=form.idempotency_key.data,
-                version=form.version.data,
-            )
-        except LookupError:
-            abort(404)
-        except licensing.ChangeRefused as refused:
-            message = str(refused)
-            decision = refused.decision
-            if decision is not None and decision.verdict is Verdict.AT_RENEWAL_ONLY:
-                offer_schedule = params.get("quantity")
+    message, offer_schedule, params = None, None, {}
     try:
-        view = licensing.row(company, role, subscription)
-    except LookupError:
-        abort(404)
-    if not htmx:
-        if message:
-            flash(message, "error")
-        return redirect(url_for("portal.licenses", customer=customer))
-    return _row_response(company, view, message=message, offer_schedule=offer_schedule)
+        if not form.validate_on_submit():
+            raise ValueError(form.refusal())
+        params = form.change_params(kind, view.sub.quantity)
+        licensing.request_change(
+            current_user,
+            role,
+            company,
+            subscription,
+            kind,
+            params,
+            idempotency_key=form.idempotency_key.data,
+            version=form.version.data,
+        )
+    except ValueError as refused:
+        message = str(refused)
+    except licensing.ChangeRefused as refused:
+        message = str(refused)
+        if refused.decision is not None and refused.decision.verdict is Verdict.AT_RENEWAL_ONLY:
+            offer_schedule = params.get("quantity")
+    return _changed(
+        company, licensing.row(company, role, subscription), message, offer_schedule=offer_schedule
+    )
 
 
 @bp.post("/c/<customer>/changes/<int:change_id>/retry")
@@ -175,21 +141,53 @@ def retry(customer: str, change_id: int) -> Response:
     message = None
     try:
         change = licensing.retry_change(current_user, role, company, change_id)
-    except LookupError:
-        abort(404)
     except licensing.ChangeRefused as refused:
         message = str(refused)
-        change = None
-    if not htmx:
-        if message:
-            flash(message, "error")
-        return redirect(url_for("portal.licenses", customer=customer))
-    sub_pc_id = change.subscription.pc_id if change else request.form.get("subscription", "")
+        change = licensing.change_of(company, change_id)
+    return _changed(company, licensing.row(company, role, change.subscription.pc_id), message)
+
+
+@bp.post("/c/<customer>/people/<int:person>/changes/<int:change_id>/retry")
+@login_required
+def person_retry(customer: str, person: int, change_id: int) -> Response:
+    """Try a failed assignment again; the person's row shows it."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    message = None
     try:
-        view = licensing.row(company, role, sub_pc_id)
-    except LookupError:
-        abort(404)
-    return _row_response(company, view, message=message)
+        licensing.retry_change(current_user, role, company, change_id)
+    except licensing.ChangeRefused as refused:
+        message = str(refused)
+    if message is None and not wants_partial():
+        return redirect(url_for("portal.people_list", customer=customer), 303)
+    if message is not None and not wants_partial():
+        flash(message, "error")
+    return _person_response(
+        company,
+        role,
+        people.person(company, person, change_id),
+        message=message,
+        status=REFUSED if message else 200,
+        announce=message,
+    )
+
+
+def _changed(
+    company: Customer, view: licensing.RowView, message: str | None, offer_schedule: object = None
+) -> Response:
+    """After a change was asked: the row for htmx (refused: 422 with the reason); without
+    JavaScript the license page again (refused: 422 with the reason, else a redirect)."""
+    if message is None and not wants_partial():
+        return redirect(url_for("portal.licenses", customer=company.pc_id), 303)
+    if message is not None and not wants_partial():
+        flash(message, "error")
+    return _row_response(
+        company,
+        view,
+        message=message,
+        offer_schedule=offer_schedule,
+        status=REFUSED if message else 200,
+        announce=message,
+    )
 
 
 def _row_response(
@@ -198,35 +196,25 @@ def _row_response(
     *,
     message: str | None = None,
     offer_schedule: object = None,
+    status: int = 200,
+    announce: str | None = None,
 ) -> Response:
-    """The row partial for htmx, the whole page otherwise (same markup, Vary: HX-Request)."""
-    if htmx:
-        body = render_template(
-            "portal/_subscription_row.html",
-            company=company,
-            row=view,
-            message=message,
-            offer_schedule=offer_schedule,
-            urls=SubscriptionUrls(company.pc_id),
-            new_key=_new_key,
-        )
-    else:
-        body = _licenses_page(company, view.role)
-    response = make_response(body)
-    response.headers["Vary"] = "HX-Request"
+    """The row partial for htmx, the whole page otherwise (same markup)."""
+    response = page_or_partial(
+        "portal/_subscription_row.html",
+        lambda: _licenses_page(company, view.role),
+        status=status,
+        company=company,
+        row=view,
+        message=message,
+        offer_schedule=offer_schedule,
+        announce=announce,
+        urls=SubscriptionUrls(company.pc_id),
+        new_key=_new_key,
+    )
     if view.pending:
         response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _form_error(form: ChangeForm) -> str:
-    """The first validation message of the form, or a generic one (e.g. missing CSRF)."""
-    for field in (form.quantity, form.enable, form.version, form.idempotency_key):
-        if field.errors:
-            if field is form.idempotency_key or field is form.version:
-                return "The form was incomplete; reload the page and try again."
-            return str(field.errors[0])
-    return "The form expired; reload the page and try again."
 
 
 def _new_key() -> str:
@@ -242,14 +230,14 @@ def people_list(customer: str) -> Response:
     page = people.people_page(
         company, request.args.get("q", ""), request.args.get("page", 1, type=int) or 1
     )
-    template = (
-        "portal/_people_table.html" if htmx and htmx.target == "people" else "portal/people.html"
+    return page_or_partial(
+        "portal/_people_table.html",
+        "portal/people.html",
+        company=company,
+        role=role,
+        page=page,
+        new_key=_new_key,
     )
-    response = make_response(
-        render_template(template, company=company, role=role, page=page, new_key=_new_key)
-    )
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.get("/c/<customer>/people/<int:person>/row")
@@ -257,11 +245,10 @@ def people_list(customer: str) -> Response:
 def person_row(customer: str, person: int) -> Response:
     """One person's row (htmx polling while an assignment runs)."""
     company, role = get_customer_for(customer)
-    try:
-        view = people.person(company, person, request.args.get("change", type=int))
-    except LookupError:
-        abort(404)
-    return _person_response(company, role, view)
+    change_id = request.args.get("change", type=int)
+    view = people.person(company, person, change_id)
+    finished = change_id is not None and view.change is not None and not view.pending
+    return _person_response(company, role, view, announce=view.change.outcome if finished else None)
 
 
 @bp.post("/c/<customer>/people/<int:person>/<action>")
@@ -270,79 +257,67 @@ def assignment(customer: str, person: int, action: str) -> Response:
     """Assign (buying a seat when needed) or remove a product for one person."""
     company, role = get_customer_for(customer, need=Role.ADMIN)
     if action not in ("assign", "remove"):
-        abort(404)
+        raise NotFound(action)
     form = AssignForm()
     message, can_buy, sku = None, False, form.sku_id.data or ""
-    if not form.validate_on_submit():
-        message = _form_error_text(form)
-    else:
-        try:
-            if action == "assign":
-                people.request_assignment(
-                    current_user,
-                    role,
-                    company,
-                    person,
-                    sku,
-                    buy=form.buy.data == "yes",
-                    idempotency_key=form.idempotency_key.data,
-                )
-            else:
-                people.request_removal(
-                    current_user,
-                    role,
-                    company,
-                    person,
-                    sku,
-                    idempotency_key=form.idempotency_key.data,
-                )
-        except LookupError:
-            abort(404)
-        except people.AssignmentRefused as refused:
-            message, can_buy = str(refused), refused.can_buy
-    if not htmx:
-        if message:
-            flash(message, "error")
-        return redirect(url_for("portal.people_list", customer=customer))
     try:
-        view = people.person(company, person)
-    except LookupError:
-        abort(404)
-    return _person_response(company, role, view, message=message, buy_sku=sku if can_buy else None)
+        if not form.validate_on_submit():
+            raise people.AssignmentRefused(form.refusal())
+        request_ = people.request_assignment if action == "assign" else people.request_removal
+        extra = {"buy": form.buy.data == "yes"} if action == "assign" else {}
+        request_(
+            current_user,
+            role,
+            company,
+            person,
+            sku,
+            idempotency_key=form.idempotency_key.data,
+            **extra,
+        )
+    except people.AssignmentRefused as refused:
+        message, can_buy = str(refused), refused.can_buy
+    if message is None and not wants_partial():
+        return redirect(url_for("portal.people_list", customer=customer), 303)
+    if message is not None and not wants_partial():
+        flash(message, "error")
+    return _person_response(
+        company,
+        role,
+        people.person(company, person),
+        message=message,
+        buy_sku=sku if can_buy else None,
+        status=REFUSED if message else 200,
+        announce=message,
+    )
 
 
 def _person_response(
-    company: object,
+    company: Customer,
     role: Role,
     view: people.PersonView,
     *,
     message: str | None = None,
     buy_sku: str | None = None,
+    status: int = 200,
+    announce: str | None = None,
 ) -> Response:
     """The person row for htmx; the people page otherwise."""
-    if htmx:
-        body = render_template(
-            "portal/_person_row.html",
+    return page_or_partial(
+        "portal/_person_row.html",
+        lambda: render_template(
+            "portal/people.html",
             company=company,
             role=role,
-            person=view,
-            products=people.products(company),  # type: ignore[arg-type]
-            message=message,
-            buy_sku=buy_sku,
+            page=people.people_page(company),
             new_key=_new_key,
-        )
-    else:
-        page = people.people_page(company)  # type: ignore[arg-type]
-        body = render_template(
-            "portal/people.html", company=company, role=role, page=page, new_key=_new_key
-        )
-    response = make_response(body)
-    response.headers["Vary"] = "HX-Request"
-    return response
-
-
-def _form_error_text(form: AssignForm) -> str:
-    for field in (form.sku_id, form.buy, form.idempotency_key):
-        if field.errors:
-            return "The form was incomplete; reload the page and try again."
-    return "The form expired; reload the page and try again."
+        ),
+        status=status,
+        company=company,
+        role=role,
+        person=view,
+        products=people.products(company),
+        message=message,
+        buy_sku=buy_sku,
+        announce=announce,
+        new_key=_new_key,
+    )

@@ -47,6 +47,9 @@ def test_modify_user_changes_seats_within_the_rules_and_admin_schedules_at_renew
     page.get_by_role("button", name="Add one seat to Microsoft 365 Business Premium").click()
     expect(row).to_contain_text("Updating: Change seats from 12 to 13")
     expect(row).to_contain_text("Done: 13 seats.", timeout=15000)
+    # A screen reader hears the outcome once, from the page's one live region.
+    expect(page.locator("#live")).to_have_text("Done: 13 seats.")
+    assert page.locator("[aria-live]").count() == 1
     assert pc_sub(emulator, "sub-nw-bp")["quantity"] == 13
 
     seats = page.get_by_label("New seat count for Microsoft 365 Business Premium")
@@ -58,7 +61,8 @@ def test_modify_user_changes_seats_within_the_rules_and_admin_schedules_at_renew
     sent = patches(emulator)
     page.get_by_label("New seat count for Microsoft 365 Business Premium").fill("9")
     row.get_by_role("button", name="Update").click()
-    expect(row.get_by_role("alert")).to_contain_text("Only 1 seat can be reduced now")
+    expect(row).to_contain_text("Only 1 seat can be reduced now")
+    expect(page.locator("#live")).to_contain_text("Only 1 seat can be reduced now")
     assert patches(emulator) == sent  # refused here: nothing went to Partner Center
 
     page.get_by_role("button", name="Sign out").click()
@@ -88,3 +92,26 @@ def test_modify_user_changes_seats_within_the_rules_and_admin_schedules_at_renew
     expect(row).to_contain_text("Auto-renew off", timeout=15000)
     assert asked and "scheduled" in asked[0].lower()
     assert pc_sub(emulator, "sub-nw-bp")["autoRenewEnabled"] is False
+
+
+def test_boosted_navigation_and_history_always_show_whole_pages(
+    page: Page,
+    live_server: str,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+) -> None:
+    sign_in(page, live_server, oidc_provider, "pat@partner.example")
+    nav = page.get_by_role("navigation", name="Main")
+    page.goto(f"{live_server}/c/cust-northwind/licenses")
+    expect(page.get_by_role("heading", level=1, name=re.compile("Licenses"))).to_be_visible()
+    page.get_by_role("link", name="People", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=re.compile("People"))).to_be_visible()
+    nav.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    for step, heading in ((page.go_back, "People"), (page.go_back, "Licenses")):
+        step()
+        expect(page.get_by_role("heading", level=1, name=re.compile(heading))).to_be_visible()
+        expect(nav).to_be_visible()  # a whole page, never a bare fragment
+    page.go_forward()
+    expect(page.get_by_role("heading", level=1, name=re.compile("People"))).to_be_visible()
+    expect(nav).to_be_visible()

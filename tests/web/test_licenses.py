@@ -183,7 +183,7 @@ def test_view_users_cannot_change_anything(
     assert answer.status_code == 403
 
 
-def test_without_javascript_the_form_posts_and_redirects_with_the_message(
+def test_without_javascript_a_refused_form_answers_422_with_the_page_and_the_reason(
     app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
 ) -> None:
     ann = signed_in(app, oidc_provider, "ann@northwind.example")
@@ -192,9 +192,24 @@ def test_without_javascript_the_form_posts_and_redirects_with_the_message(
         f"{NW}/subscriptions/sub-nw-bp/quantity",
         data={**form_values(page, "sub-nw-bp"), "quantity": "9"},
     )
-    assert answer.status_code == 302 and answer.headers["Location"] == f"{NW}/licenses"
+    assert answer.status_code == 422
+    shown = answer.get_data(as_text=True)
+    assert "<!doctype html>" in shown and "Only 2 seats can be reduced now" in shown
+    assert 'aria-label="Main"' in shown  # the whole page, navigation included
+
+
+def test_without_javascript_an_accepted_change_redirects_to_the_page(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    answer = ann.post(
+        f"{NW}/subscriptions/sub-nw-bp/quantity",
+        data={**form_values(page, "sub-nw-bp"), "quantity": "13"},
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == f"{NW}/licenses"
     shown = ann.get(f"{NW}/licenses").get_data(as_text=True)
-    assert "Only 2 seats can be reduced now" in shown
+    assert "Updating: Change seats from 12 to 13" in shown
 
 
 def test_row_endpoint_gives_a_fragment_for_htmx_and_the_page_otherwise(
@@ -361,7 +376,10 @@ def test_the_license_page_reads_a_constant_number_of_statements_however_many_row
         db.session.commit()
     many = statements_of_get(app, max_, f"{NW}/licenses")
     assert many == few
-    assert max_.get(f"{NW}/licenses").get_data(as_text=True).count('class="subscription') > 1200
+    shown = max_.get(f"{NW}/licenses").get_data(as_text=True)
+    assert shown.count('class="subscription') == 50  # a page of rows, then "Show more"
+    total = re.search(r"50 of ([\d,]+) shown", shown)
+    assert "Show more" in shown and total and int(total.group(1).replace(",", "")) > 1200
 
 
 def test_rows_kept_from_an_earlier_page_follow_changes_and_get_fresh_keys(
