@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from app.services import licensing
+from app.services import licensing, provisioning
 from jobs import app_context
 
 
 def apply_change(change_id: int) -> str:
     """Apply the change request `change_id`; return its final state."""
     with app_context():
-        return licensing.apply_change(change_id).state
+        return provisioning.apply(change_id).state
 
 
 def requeue_stuck_changes() -> list[int]:

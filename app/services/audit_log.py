@@ -8,13 +8,13 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from math import ceil
 from typing import Any
 
 from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Customer, StaffRole, User
+from app.services import paging
 
 PER_PAGE = 50
 CSV_COLUMNS = (
@@ -119,8 +119,7 @@ def search(user: User, filters: AuditFilter, page: int = 1, per_page: int = PER_
     query = _query(user, filters)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     total = total or 0
-    pages = max(ceil(total / per_page), 1)
-    page = min(max(page, 1), pages)
+    page, pages = paging.bounds(total, page, per_page)
     result = db.session.execute(query.limit(per_page).offset((page - 1) * per_page))
     return AuditPage(
         rows=[_row(event, name, pc_id) for event, name, pc_id in result],

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from math import ceil
 
 from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import Customer, Reseller, StaffRole, Subscription, User
+from app.services import paging
 from app.services.access import companies_query
 
 PER_PAGE = 50
@@ -105,8 +105,7 @@ def list_customers(
     query = _filtered(companies_query(user), filters)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     total = total or 0
-    pages = max(ceil(total / per_page), 1)
-    page = min(max(page, 1), pages)
+    page, pages = paging.bounds(total, page, per_page)
 
     rows = db.session.execute(
         query.outerjoin(Reseller, Reseller.id == Customer.reseller_id)

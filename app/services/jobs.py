@@ -118,9 +118,7 @@ def retry(user: User, kind: str, job_id: int) -> str:
         run = db.session.get(SyncRun, job_id)
         if run is None or access.role_on(user, run.customer) is None:
             raise NotFound(job_id)
-        from jobs.sync import sync_customer
-
-        enqueue(sync_customer, run.customer.pc_id)
+        enqueue("jobs.sync.sync_customer", run.customer.pc_id)  # by name: no jobs import
         return f"A new sync of {run.customer.name} is queued."
     if kind == "provisioning":
         change = db.session.get(ChangeRequest, job_id)

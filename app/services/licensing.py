@@ -18,9 +18,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain import nce
@@ -30,7 +28,7 @@ from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, Tranche, User
 from app.models._types import utcnow
 from app.models.licensing import OPEN_STATES
-from app.services import audit, sync
+from app.services import audit, outbox, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import EtagMismatch, MicrosoftError
@@ -157,16 +155,6 @@ def _status(text: str) -> nce.Status:
         return nce.Status.NONE
 
 
-def open_change(sub: Subscription) -> ChangeRequest | None:
-    """The change being applied to this subscription, if any."""
-    return db.session.scalar(
-        select(ChangeRequest)
-        .where(ChangeRequest.subscription_id == sub.id, ChangeRequest.state.in_(OPEN_STATES))
-        .order_by(ChangeRequest.id.desc())
-        .limit(1)
-    )
-
-
 def request_change(
     user: User,
     role: Role,
@@ -182,10 +170,8 @@ def request_change(
     """Accept a change for the worker, or refuse it with the reason (nothing is written
     but the audit of the refusal). The same idempotency key returns the same request."""
     now = now or utcnow()
-    existing: ChangeRequest | None = db.session.scalar(
-        select(ChangeRequest).where(ChangeRequest.idempotency_key == idempotency_key)
-    )
-    if existing is not None and existing.customer_id == customer.id:
+    existing = outbox.find(idempotency_key, customer)
+    if existing is not None:
         return existing
     spec = KINDS[kind]
     sub = _subscription(customer, subscription_pc_id)
@@ -196,7 +182,7 @@ def request_change(
             "Someone else changed this subscription in the meantime. "
             "Here it is as it is now; check it and try again."
         )
-    if open_change(sub) is not None:
+    if outbox.open_change(sub) is not None:
         raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
     decision = spec.decide(facts_of(sub), params, now)
     if not decision.allowed:
@@ -212,33 +198,7 @@ def request_change(
         )
         db.session.commit()
         raise ChangeRefused(decision.reason, decision)
-    change = ChangeRequest(
-        customer_id=customer.id,
-        subscription_id=sub.id,
-        requested_by_id=user.id,
-        requested_by=user.email or user.name,
-        kind=kind,
-        params=dict(params),
-        idempotency_key=idempotency_key,
-        request_id=str(uuid.uuid4()),
-        state="pending",
-        summary=spec.summary(sub, params),
-    )
-    db.session.add(change)
-    try:
-        db.session.flush()
-    except IntegrityError:  # the same form submitted twice at once: one change
-        db.session.rollback()
-        again: ChangeRequest | None = db.session.scalar(
-            select(ChangeRequest).where(ChangeRequest.idempotency_key == idempotency_key)
-        )
-        if again is None:
-            raise
-        return again
-    _audit_requested(change, sub, user)
-    db.session.commit()
-    enqueue_change(change)
-    return change
+    return _create(customer, sub, user, kind, params, idempotency_key, enqueue_now=True)
 
 
 def system_change(
@@ -252,75 +212,47 @@ def system_change(
 ) -> ChangeRequest:
     """A change asked by a job (the reconciliation): the same outbox row and audit as a
     person's, applied by the caller with `apply_change`. The same key returns the same row."""
-    existing: ChangeRequest | None = db.session.scalar(
-        select(ChangeRequest).where(ChangeRequest.idempotency_key == key)
+    return outbox.find(key, customer) or _create(
+        customer, sub, actor, kind, params, key, enqueue_now=False
     )
-    if existing is not None:
-        return existing
-    change = ChangeRequest(
-        customer_id=customer.id,
-        subscription_id=sub.id,
-        requested_by_id=None,
-        requested_by=actor,
-        kind=kind,
-        params=dict(params),
-        idempotency_key=key,
-        request_id=str(uuid.uuid4()),
-        state="pending",
-        summary=KINDS[kind].summary(sub, params),
-    )
-    db.session.add(change)
-    db.session.flush()
-    _audit_requested(change, sub, actor)
-    db.session.commit()
-    return change
 
 
-def _audit_requested(change: ChangeRequest, sub: Subscription, actor: User | str) -> None:
-    """The audit event of an accepted change, written with its outbox row."""
-    audit.record(
-        f"change.{change.kind}",
+def _create(
+    customer: Customer,
+    sub: Subscription,
+    actor: User | str,
+    kind: str,
+    params: dict[str, Any],
+    key: str,
+    *,
+    enqueue_now: bool,
+) -> ChangeRequest:
+    """The outbox row of an accepted change, with its audit event."""
+    return outbox.create(
+        customer=customer,
+        sub=sub,
         actor=actor,
-        customer_id=change.customer_id,
-        object_type="subscription",
-        object_id=sub.pc_id,
-        before=_snapshot(sub),
-        after=dict(change.params),
-        outcome="requested",
-        message=change.summary,
+        kind=kind,
+        params=params,
+        key=key,
+        summary=KINDS[kind].summary(sub, params),
+        audit_event={
+            "kind": f"change.{kind}",
+            "object_type": "subscription",
+            "object_id": sub.pc_id,
+            "before": _snapshot(sub),
+            "after": dict(params),
+            "outcome": "requested",
+        },
+        enqueue_now=enqueue_now,
     )
-
-
-def enqueue_change(change: ChangeRequest) -> None:
-    """Hand the change to a worker; if the queue is down, say so and change nothing."""
-    from app.queue import enqueue
-    from jobs.provisioning import apply_change
-
-    try:
-        enqueue(apply_change, change.id, job_id=f"change-{change.id}-{uuid.uuid4().hex[:8]}")
-    except Exception as error:  # Redis unreachable: the request must not hang forever
-        current_app.logger.exception("could not enqueue change %s", change.id)
-        _finish(
-            change,
-            "failed",
-            f"The change could not be queued ({type(error).__name__}); "
-            "nothing was changed. Try again.",
-        )
-        db.session.commit()
 
 
 def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
     """Apply an accepted change at Partner Center and record the outcome (safe to repeat)."""
-    change = db.session.get(ChangeRequest, change_id)
-    if change is None:
-        raise NotFound(f"no change request {change_id}")
-    if not change.is_open:
+    change, started = outbox.start(change_id)
+    if not started:
         return change
-    change.state = "running"
-    change.attempts += 1
-    db.session.commit()
-    if change.kind in ("assign", "unassign"):
-        return _apply_assignment(change, pc)
     spec = KINDS[change.kind]
     sub = change.subscription
     customer = db.session.get(Customer, change.customer_id)
@@ -332,7 +264,7 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
         if spec.done(fresh, change.params):
             # Already applied (a retried job whose first run got that far): just record it.
             sync.refresh_subscription(sub, fresh)
-            _finish(change, "done", _done_text(change, sub))
+            outbox.finish(change, "done", _done_text(change, sub))
         else:
             sync.refresh_subscription(sub, fresh)
             sync.reallocate_assigned(customer.id, sub.sku_id)
@@ -349,13 +281,13 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
             sync.refresh_subscription(sub, client.subscription(customer.pc_id, sub.pc_id))
             sync.reallocate_assigned(customer.id, sub.sku_id)
             sub.update_count += 1
-            _finish(change, "done", _done_text(change, sub))
+            outbox.finish(change, "done", _done_text(change, sub))
     except RuleViolation as violation:
         db.session.rollback()
-        _finish(change, "failed", violation.decision.reason)
+        outbox.finish(change, "failed", violation.decision.reason)
     except EtagMismatch:
         db.session.rollback()
-        _finish(
+        outbox.finish(
             change,
             "failed",
             "The subscription changed at Microsoft while this was being "
@@ -363,7 +295,7 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
         )
     except MicrosoftError as error:
         db.session.rollback()
-        _finish(change, "failed", _microsoft_text(error))
+        outbox.finish(change, "failed", _microsoft_text(error))
     finally:
         if pc is None:
             client.close()
@@ -380,36 +312,6 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     )
     db.session.commit()
     return change
-
-
-def _apply_assignment(change: ChangeRequest, pc: PartnerCenterClient | None) -> ChangeRequest:
-    """Assignments buy on Partner Center and assign on Graph (app.services.people)."""
-    from app.services import people
-
-    client = pc or factory.partner_center()
-    try:
-        people.apply_assignment(change, client)
-    finally:
-        if pc is None:
-            client.close()
-    audit.record(
-        f"license.{change.kind}",
-        actor=f"job:change-{change.id}",
-        customer_id=change.customer_id,
-        object_type="directory_user",
-        object_id=str(change.params.get("directory_user_id")),
-        after={"sku": change.params.get("sku_id"), "bought": change.params.get("bought", False)},
-        outcome=change.state,
-        message=change.outcome,
-    )
-    db.session.commit()
-    return change
-
-
-def _finish(change: ChangeRequest, state: str, outcome: str) -> None:
-    change.state = state
-    change.outcome = outcome
-    change.finished_at = utcnow()
 
 
 def _done_text(change: ChangeRequest, sub: Subscription) -> str:
@@ -648,30 +550,22 @@ def row(
 ) -> RowView:
     """One row; with `change_id`, the outcome of that change is shown (after polling)."""
     sub = _subscription(customer, subscription_pc_id)
-    change = open_change(sub)
+    change = outbox.open_change(sub)
     if change is None and change_id is not None:
         shown = db.session.get(ChangeRequest, change_id)
         change = shown if shown is not None and shown.subscription_id == sub.id else None
     return describe(sub, role, change=change)
 
 
-def change_of(customer: Customer, change_id: int) -> ChangeRequest:
-    """A change request of this company (NotFound for any other)."""
-    change = db.session.get(ChangeRequest, change_id)
-    if change is None or change.customer_id != customer.id:
-        raise NotFound(change_id)
-    return change
-
-
 def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> ChangeRequest:
     """Try a failed change again (a new request id: the failed call is not replayed)."""
-    change = change_of(customer, change_id)
+    change = outbox.get(customer, change_id)
     need = KINDS[change.kind].need if change.kind in KINDS else Role.ADMIN
     if role < need:
         raise ChangeRefused(f"Your role ({role.label}) cannot do this.")
     if change.state != "failed":
         return change
-    if open_change(change.subscription) is not None:
+    if outbox.open_change(change.subscription) is not None:
         raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
     change.state, change.outcome, change.finished_at = "pending", None, None
     change.request_id = str(uuid.uuid4())
@@ -686,7 +580,7 @@ def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> 
         message=change.summary,
     )
     db.session.commit()
-    enqueue_change(change)
+    outbox.enqueue(change)
     return change
 
 
@@ -712,5 +606,5 @@ def requeue_stuck_changes(older_than: timedelta = timedelta(minutes=5)) -> list[
         )
     db.session.commit()
     for change in stuck:
-        enqueue_change(change)
+        outbox.enqueue(change)
     return [change.id for change in stuck]

@@ -26,7 +26,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, DirectoryUser, Subscription, User, UserLicense
 from app.models._types import utcnow
-from app.services import audit, licensing, sync
+from app.services import audit, licensing, outbox, paging, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
@@ -128,8 +128,7 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
             or_(func.lower(DirectoryUser.name).like(like), func.lower(DirectoryUser.upn).like(like))
         )
     total = int(db.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(page, 1), pages)
+    page, pages = paging.bounds(total, page, PAGE_SIZE)
     users = db.session.scalars(
         base.options(selectinload(DirectoryUser.licenses))
         .order_by(DirectoryUser.name, DirectoryUser.id)
@@ -171,7 +170,7 @@ def request_assignment(
 ) -> ChangeRequest:
     """Assign a product to a person (buying the seat when the rules say so), as one job."""
     _need_admin(role)
-    existing = _by_key(idempotency_key, customer)
+    existing = outbox.find(idempotency_key, customer)
     if existing is not None:
         return existing
     user = _user(customer, directory_user_id)
@@ -220,7 +219,7 @@ def request_removal(
 ) -> ChangeRequest:
     """Remove a product from a person; the seat becomes free (and stays paid for now)."""
     _need_admin(role)
-    existing = _by_key(idempotency_key, customer)
+    existing = outbox.find(idempotency_key, customer)
     if existing is not None:
         return existing
     user = _user(customer, directory_user_id)
@@ -246,6 +245,33 @@ def request_removal(
     )
 
 
+def apply_assignment_change(
+    change_id: int, *, pc: PartnerCenterClient | None = None
+) -> ChangeRequest:
+    """Apply an accepted assign/unassign change and record its outcome (safe to repeat)."""
+    change, started = outbox.start(change_id)
+    if not started:
+        return change
+    client = pc or factory.partner_center()
+    try:
+        apply_assignment(change, client)
+    finally:
+        if pc is None:
+            client.close()
+    audit.record(
+        f"license.{change.kind}",
+        actor=f"job:change-{change.id}",
+        customer_id=change.customer_id,
+        object_type="directory_user",
+        object_id=str(change.params.get("directory_user_id")),
+        after={"sku": change.params.get("sku_id"), "bought": change.params.get("bought", False)},
+        outcome=change.state,
+        message=change.outcome,
+    )
+    db.session.commit()
+    return change
+
+
 def apply_assignment(change: ChangeRequest, pc: PartnerCenterClient) -> None:
     """Run an assign/unassign change: buy the seat if needed (once), then Graph; record it."""
     customer = db.session.get(Customer, change.customer_id)
@@ -262,7 +288,7 @@ def apply_assignment(change: ChangeRequest, pc: PartnerCenterClient) -> None:
                 licensing.facts_of(sub), sub.quantity + 1, utcnow()
             )
             if not decision.allowed:
-                _finish(change, "failed", f"The seat could not be bought: {decision.reason}")
+                outbox.finish(change, "failed", f"The seat could not be bought: {decision.reason}")
                 return
             pc.update_subscription(
                 customer.pc_id,
@@ -292,7 +318,7 @@ def apply_assignment(change: ChangeRequest, pc: PartnerCenterClient) -> None:
             params["graph_user_id"], add=add, remove=remove, request_id=_step_id(change, "graph")
         )
         _record_licenses(customer, params, add=bool(add))
-        _finish(change, "done", _done_text(change, sub, params))
+        outbox.finish(change, "done", _done_text(change, sub, params))
     except MicrosoftError as error:
         db.session.rollback()
         bought = params.get("bought")
@@ -302,7 +328,7 @@ def apply_assignment(change: ChangeRequest, pc: PartnerCenterClient) -> None:
             else ""
         )
         what = "assigning" if change.kind == "assign" else "removing"
-        _finish(
+        outbox.finish(
             change,
             "failed",
             f"{prefix}{what} the license failed: {error}. "
@@ -358,39 +384,24 @@ def _create(
     key: str,
     summary: str,
 ) -> ChangeRequest:
-    if licensing.open_change(sub) is not None:
+    if outbox.open_change(sub) is not None:
         raise AssignmentRefused("Another change of this product is being applied; wait for it.")
-    change = ChangeRequest(
-        customer_id=customer.id,
-        subscription_id=sub.id,
-        requested_by_id=actor.id,
-        requested_by=actor.email or actor.name,
+    return outbox.create(
+        customer=customer,
+        sub=sub,
+        actor=actor,
         kind=kind,
         params=params,
-        idempotency_key=key,
-        request_id=str(uuid.uuid4()),
-        state="pending",
+        key=key,
         summary=summary,
+        audit_event={
+            "kind": f"license.{kind}",
+            "object_type": "directory_user",
+            "object_id": str(params["directory_user_id"]),
+            "after": {"sku": params["sku_id"], "buy": params.get("buy", False)},
+            "outcome": "requested",
+        },
     )
-    db.session.add(change)
-    db.session.flush()
-    audit.record(
-        f"license.{kind}",
-        actor=actor,
-        customer_id=customer.id,
-        object_type="directory_user",
-        object_id=str(params["directory_user_id"]),
-        after={"sku": params["sku_id"], "buy": params.get("buy", False)},
-        outcome="requested",
-        message=summary,
-    )
-    db.session.commit()
-    licensing.enqueue_change(change)
-    return change
-
-
-def _finish(change: ChangeRequest, state: str, outcome: str) -> None:
-    change.state, change.outcome, change.finished_at = state, outcome, utcnow()
 
 
 def _step_id(change: ChangeRequest, step: str) -> str:
@@ -441,13 +452,6 @@ def _product(customer: Customer, sku_id: str) -> Product:
         if product.sku_id == sku_id:
             return product
     raise AssignmentRefused("That product is not one the company has.")
-
-
-def _by_key(key: str, customer: Customer) -> ChangeRequest | None:
-    change: ChangeRequest | None = db.session.scalar(
-        select(ChangeRequest).where(ChangeRequest.idempotency_key == key)
-    )
-    return change if change is not None and change.customer_id == customer.id else None
 
 
 def _need_admin(role: Role) -> None:

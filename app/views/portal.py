@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from app.domain.decision import Verdict
 from app.domain.roles import Role
 from app.models import Customer
-from app.services import access, licensing, people
+from app.services import access, licensing, outbox, people
 from app.services.errors import NotFound
 from app.views import license_page
 from app.views.forms import AssignForm, ChangeForm
@@ -143,7 +143,7 @@ def retry(customer: str, change_id: int) -> Response:
         change = licensing.retry_change(current_user, role, company, change_id)
     except licensing.ChangeRefused as refused:
         message = str(refused)
-        change = licensing.change_of(company, change_id)
+        change = outbox.get(company, change_id)
     return _changed(company, licensing.row(company, role, change.subscription.pc_id), message)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from uuid import UUID
@@ -134,7 +135,10 @@ def run(emulator: Emulator, work: Callable[[GraphServiceClient], Awaitable[T]], 
         async with sdk(emulator.url, **kw) as client:
             return await work(client)
 
-    return asyncio.run(main())
+    # A loop of its own on a thread of its own: pytest-playwright keeps an event loop running
+    # in the main thread for the whole session once a browser test has run.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def refusal(
