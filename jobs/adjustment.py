@@ -15,7 +15,7 @@ def adjust_customer(customer_pc_id: str, day: str) -> dict[str, Any]:
         return adjustment.run(customer_pc_id, date.fromisoformat(day)).as_dict()
 
 
-def preview_customer(customer_pc_id: str) -> dict[str, Any]:
-    """Plan without applying, for the partner admin's preview page."""
+def preview_customer(customer_pc_id: str, run_id: int | None = None) -> dict[str, Any]:
+    """Plan without applying, for the partner admin's preview page (fills `run_id`)."""
     with app_context():
-        return adjustment.preview(customer_pc_id).as_dict()
+        return adjustment.preview(customer_pc_id, run_id=run_id).as_dict()

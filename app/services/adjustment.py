@@ -18,9 +18,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain.adjustment import ActionKind, Plan, plan_adjustment
 from app.extensions import db
-from app.models import AdjustmentRun, ChangeRequest, Customer, Subscription
+from app.models import AdjustmentRun, ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.services import audit, licensing, locks, sync
+from app.queue import enqueue
+from app.services import access, audit, licensing, locks, sync
+from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.partner_center import PartnerCenterClient
 
@@ -104,17 +106,74 @@ def plan_for(customer: Customer, now: datetime) -> Plan:
     return plan_adjustment([licensing.facts_of(s) for s in subs], assigned, now, changing=changing)
 
 
-def preview(customer_pc_id: str, *, pc: PartnerCenterClient | None = None) -> Outcome:
-    """A dry run: re-sync the customer, plan, keep the plan for the preview page."""
+PREVIEW_JOB = "jobs.adjustment.preview_customer"  # enqueued by name: services never import jobs
+PREVIEW_OPEN = ("queued", "running")
+
+
+def request_preview(customer: Customer) -> AdjustmentRun:
+    """Ask a worker for a preview (it talks to Partner Center, which a web request must not);
+    the page shows its progress. A preview still queued or running is returned as it is."""
+    waiting = db.session.scalar(
+        select(AdjustmentRun).where(
+            AdjustmentRun.customer_id == customer.id,
+            AdjustmentRun.dry_run.is_(True),
+            AdjustmentRun.state.in_(PREVIEW_OPEN),
+        )
+    )
+    if waiting is not None:
+        return waiting  # type: ignore[no-any-return]
+    record = AdjustmentRun(customer_id=customer.id, day=utcnow().date(), dry_run=True)
+    record.state = "queued"
+    db.session.add(record)
+    db.session.commit()
+    try:
+        enqueue(PREVIEW_JOB, customer.pc_id, record.id, job_id=f"preview-{record.id}")
+    except Exception as error:  # Redis unreachable: say so rather than wait forever
+        record.state, record.finished_at = "failed", utcnow()
+        record.message = f"The preview could not be queued ({type(error).__name__}); try again."
+        db.session.commit()
+    return record
+
+
+def preview_run(customer: Customer, run_id: int) -> AdjustmentRun:
+    """One preview of this customer (for the page that polls it); NotFound otherwise."""
+    record = db.session.get(AdjustmentRun, run_id)
+    if record is None or record.customer_id != customer.id or not record.dry_run:
+        raise NotFound(run_id)
+    return record
+
+
+def preview(
+    customer_pc_id: str, *, pc: PartnerCenterClient | None = None, run_id: int | None = None
+) -> Outcome:
+    """A dry run: re-sync the customer, plan, keep the plan for the preview page. With
+    `run_id`, fill in that queued preview (the worker's job), recording a failure in it."""
     customer = _customer(customer_pc_id)
-    _fresh(customer, pc)
+    record = preview_run(customer, run_id) if run_id is not None else None
+    if record is not None:
+        if record.state not in PREVIEW_OPEN:
+            return _outcome(record)
+        record.state = "running"
+        db.session.commit()
+    try:
+        _fresh(customer, pc)
+    except AdjustmentError as error:
+        if record is None:
+            raise
+        db.session.rollback()
+        record.state, record.message, record.finished_at = "failed", str(error), utcnow()
+        db.session.commit()
+        return _outcome(record)
     now = utcnow()
     plan = plan_for(customer, now)
-    run = _new_run(customer, plan, now.date(), dry_run=True)
-    run.state = "previewed"
-    run.finished_at = utcnow()
+    if record is None:
+        record = _new_run(customer, plan, now.date(), dry_run=True)
+    else:
+        _fill(record, plan)
+    record.state = "previewed"
+    record.finished_at = utcnow()
     db.session.commit()
-    return _outcome(run)
+    return _outcome(record)
 
 
 def run(
@@ -218,6 +277,21 @@ def _apply(
     db.session.commit()
 
 
+def overview_for(user: User) -> tuple[list[CustomerSummary], Decimal, list[AdjustmentRun]]:
+    """The all-customers page of `user`: each customer with the setting on (latest preview
+    and run), the total the latest previews would save a month, and the recent runs."""
+    eligible = set(eligible_customers())
+    customers = [c for c in access.companies(user, limit=10_000) if c.pc_id in eligible]
+    lines = overview(customers)
+    total = sum(
+        (line.latest_preview.monthly_saving for line in lines if line.latest_preview),
+        Decimal(0),
+    )
+    visible = {c.id for c in customers}
+    runs = [r for r in history(limit=200) if r.customer_id in visible][:50]
+    return lines, total, runs
+
+
 def history(customer: Customer | None = None, limit: int = 50) -> list[AdjustmentRun]:
     """Recent runs (and previews), newest first."""
     query = select(AdjustmentRun).order_by(AdjustmentRun.id.desc()).limit(limit)
@@ -233,14 +307,18 @@ def _new_run(customer: Customer, plan: Plan, day: date, *, dry_run: bool) -> Adj
         dry_run=dry_run,
         run_key=None if dry_run else _key(customer, day),
         state="planned",
-        plan=plan.as_dict(),
-        saving_now=plan.saving_now.quantize(Decimal("0.01")),
-        saving_at_renewal=plan.saving_at_renewal.quantize(Decimal("0.01")),
-        actions_total=len(plan.changes),
     )
+    _fill(record, plan)
     db.session.add(record)
     db.session.flush()
     return record
+
+
+def _fill(record: AdjustmentRun, plan: Plan) -> None:
+    record.plan = plan.as_dict()
+    record.saving_now = plan.saving_now.quantize(Decimal("0.01"))
+    record.saving_at_renewal = plan.saving_at_renewal.quantize(Decimal("0.01"))
+    record.actions_total = len(plan.changes)
 
 
 def _fresh(customer: Customer, pc: PartnerCenterClient | None) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app.extensions import db
-from app.services import access, adjustment
-from app.views.guards import get_customer_for_staff
+from app.models import AdjustmentRun, Customer
+from app.services import adjustment
+from app.views.guards import get_customer_for_staff, require_staff
+from app.views.rendering import page_or_partial
 
 bp = Blueprint("reconciliation", __name__, url_prefix="/admin/reconciliation")
 
@@ -19,19 +18,8 @@ bp = Blueprint("reconciliation", __name__, url_prefix="/admin/reconciliation")
 @login_required
 def overview() -> str:
     """Customers with auto license adjustment: latest preview, latest run, total saving."""
-    if not access.is_staff(current_user):
-        abort(404)
-    eligible = set(adjustment.eligible_customers())
-    customers = [
-        c for c in db.session.scalars(access.companies_query(current_user)) if c.pc_id in eligible
-    ]
-    lines = adjustment.overview(customers)
-    total = sum(
-        (line.latest_preview.monthly_saving for line in lines if line.latest_preview),
-        Decimal(0),
-    )
-    visible = [c.id for c in customers]
-    runs = [r for r in adjustment.history(limit=200) if r.customer_id in visible][:50]
+    require_staff()
+    lines, total, runs = adjustment.overview_for(current_user)
     return render_template("reconciliation/overview.html", lines=lines, total=total, runs=runs)
 
 
@@ -39,28 +27,43 @@ def overview() -> str:
 @login_required
 def customer(customer: str) -> str:
     """One customer's latest plan and its history of runs."""
-    company = get_customer_for_staff(customer)
-    runs = adjustment.history(company)
-    preview = next((r for r in runs if r.dry_run), None)
-    return render_template(
-        "reconciliation/customer.html", company=company, runs=runs, preview=preview
-    )
+    return _customer_page(get_customer_for_staff(customer))
 
 
 @bp.post("/<customer>/preview")
 @login_required
 def preview(customer: str) -> Response:
-    """Plan now from fresh Partner Center data, without changing anything."""
+    """Ask a worker to plan from fresh Partner Center data; the page shows its progress."""
     company = get_customer_for_staff(customer)
-    try:
-        outcome = adjustment.preview(company.pc_id)
-    except adjustment.AdjustmentError as error:
-        flash(f"No preview: {error}", "error")
-    else:
-        count = sum(1 for a in outcome.actions if a["kind"] not in ("left_alone", "cannot_save"))
-        flash(
-            f"Preview ready: {count} changes would save {outcome.saving_now} a month now "
-            f"and {outcome.saving_at_renewal} a month from renewals.",
-            "success",
-        )
-    return redirect(url_for("reconciliation.customer", customer=company.pc_id))
+    adjustment.request_preview(company)
+    return redirect(url_for("reconciliation.customer", customer=company.pc_id), 303)
+
+
+@bp.get("/<customer>/preview/<int:run_id>")
+@login_required
+def preview_status(customer: str, run_id: int) -> Response:
+    """The preview's progress (htmx polls it while it runs), then its plan."""
+    company = get_customer_for_staff(customer)
+    run = adjustment.preview_run(company, run_id)
+    done = run.state not in adjustment.PREVIEW_OPEN
+    return page_or_partial(
+        "reconciliation/_preview.html",
+        lambda: _customer_page(company),
+        company=company,
+        preview=run,
+        announce=_ready(run) if done else None,
+    )
+
+
+def _ready(run: AdjustmentRun) -> str:
+    if run.state == "failed":
+        return f"No preview: {run.message}"
+    return f"Preview ready: would save {run.monthly_saving} a month."
+
+
+def _customer_page(company: Customer) -> str:
+    runs = adjustment.history(company)
+    preview = next((r for r in runs if r.dry_run), None)
+    return render_template(
+        "reconciliation/customer.html", company=company, runs=runs, preview=preview
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -24,6 +26,7 @@ def test_partner_admin_previews_a_plan_with_its_saving_and_nothing_changes(
     demo: dict[str, int],
     emulator: Emulator,
     runner: Any,
+    work: Callable[[], None],
 ) -> None:
     runner.invoke(
         args=["settings", "cust-northwind", "auto_increment=on", "auto_license_adjustment=on"]
@@ -31,15 +34,29 @@ def test_partner_admin_previews_a_plan_with_its_saving_and_nothing_changes(
     pat = signed_in(app, oidc_provider, "pat@partner.example")
     page = pat.get("/admin/reconciliation/cust-northwind")
     assert page.status_code == 200
+    asked = len(emulator.state()["requests"])
     answer = pat.post(
         "/admin/reconciliation/cust-northwind/preview",
         data={"csrf_token": csrf_token(page.get_data(as_text=True))},
         follow_redirects=True,
     )
     html = answer.get_data(as_text=True)
-    assert "Preview ready:" in html
-    assert "Reduce now" in html and "sub-nw-exo1" in html  # 8 free seats bought 2 days ago
+    assert "Waiting for a worker" in html  # the web request did not call Partner Center
+    assert len(emulator.state()["requests"]) == asked
+    status = re.search(r'hx-get="(/admin/reconciliation/cust-northwind/preview/\d+)"', html)
+    assert status is not None and 'hx-trigger="every 1s"' in html
+    work()  # a real RQ worker runs the preview job
+    fragment = pat.get(status.group(1), headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<!doctype html>" not in fragment and "hx-trigger" not in fragment  # stops polling
+    assert "Preview ready: would save" in fragment  # announced in the live region
+    assert "Reduce now" in fragment and "sub-nw-exo1" in fragment  # 8 free seats, 2 days old
     assert not [r for r in emulator.state()["requests"] if r["method"] == "PATCH"]
+    again = pat.post(
+        "/admin/reconciliation/cust-northwind/preview",
+        data={"csrf_token": csrf_token(html)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Waiting for a worker" in again  # a new preview, queued
     overview = pat.get("/admin/reconciliation/").get_data(as_text=True)
     assert "Northwind Traders" in overview and "would save" in overview
 
