@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         store=store,
         tokens=Tokens(),
         faults=Faults(),
-        throttle=Throttle(),
+        throttle=Throttle(clock.now),
         log=RequestLog(),
         timeout_seconds=float(app.config.get("EMULATOR_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)),
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 FAULT_STATUSES = (409, 429, 500, 502, 503, 504, "timeout")
@@ -101,9 +102,11 @@ class Faults:
 
 
 class Throttle:
-    """At most ``per_minute`` requests per tenant in any sliding minute (real time)."""
+    """At most ``per_minute`` requests per tenant in any sliding minute of the emulator's
+    clock (real time unless a test moves the clock, as the request log's times do)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self._now = now
         self._lock = threading.Lock()
         self.per_minute: int | None = None
         self._hits: dict[str, deque[float]] = {}
@@ -119,7 +122,7 @@ class Throttle:
         with self._lock:
             if self.per_minute is None:
                 return None
-            now = time.monotonic()
+            now = self._now().timestamp()
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - 60:
                 hits.popleft()

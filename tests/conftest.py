@@ -22,6 +22,13 @@ from tests.support import processes
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests carry the `e2e` marker (`-m "not e2e"` runs the rest)."""
+    for item in items:
+        if "tests/e2e/" in item.nodeid:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """REDIS_URL when set (CI), else an embedded redis-server for this run."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -248,6 +249,7 @@ def test_enabling_is_refused_without_auto_increment(
     assert result.exit_code != 0 and "needs Auto increment on" in result.output
 
 
+@pytest.mark.slow
 def test_with_faults_over_200_customers_every_plan_is_applied_once_or_reported_failed(
     app: Flask, emulator: Emulator
 ) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 from bench import adjustment, changes, common, pages, planner
 from bench import sync as sync_bench
 from tests.support.processes import Emulator
+
+pytestmark = pytest.mark.slow
 
 
 def recorded() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -263,13 +264,26 @@ def test_a_throttled_sync_waits_as_told_never_fails_and_stays_under_the_limit(
     ]
     emulator.load(many)
     emulator.throttle(10)
-    app.config["MICROSOFT_RETRY_SECONDS"] = 120.0  # room to wait out a full minute
+    waits: list[float] = []
+
+    def wait_on_the_emulator_clock(seconds: float) -> None:
+        """The client's injectable sleep: move the emulator's clock instead of waiting."""
+        waits.append(seconds)
+        emulator.clock(advance=f"PT{math.ceil(seconds)}S")
+
+    app.config["MICROSOFT_RETRY_SECONDS"] = 120.0  # room for a whole minute's Retry-After
     try:
         with app.app_context():
-            report = sync.sync_all(with_users=False)
+            client = factory.partner_center()
+            client.caller.sleep = wait_on_the_emulator_clock
+            try:
+                report = sync.sync_all(pc=client, with_users=False)
+            finally:
+                client.close()
     finally:
         emulator.throttle(None)
         app.config["MICROSOFT_RETRY_SECONDS"] = 30.0
+    assert waits and max(waits) <= 60  # waited as Retry-After said, never a whole run
     assert report.failed == {}
     assert len(snapshot(app)) == 12
     log = [r for r in emulator.state()["requests"] if "/customers/cust-000/" in r["path"]]
