@@ -21,13 +21,24 @@ from werkzeug.wrappers import Response
 from app.domain.roles import Role
 from app.domain.settings import SETTINGS, SPECS, SettingError
 from app.models import Customer, StaffRole
-from app.services import access, audit_log, branding, customers
+from app.services import access, audit_log, branding, console, customers
 from app.services import settings as settings_service
 from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
 from app.views.guards import get_customer_for_staff, require_partner_admin, require_staff
 from app.views.rendering import REFUSED, page_or_partial, wants_partial
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+# --- overview ------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def overview() -> str:
+    """The console's front page: customers at a glance, what needs attention, what was saved."""
+    user = require_staff()
+    return render_template("admin/overview.html", figures=console.overview(user))
 
 
 # --- customers -----------------------------------------------------------------------------

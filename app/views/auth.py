@@ -143,7 +143,8 @@ def callback() -> Response | tuple[str, int]:
             "the account of that company's own directory.",
             "warning",
         )
-    return redirect(target or url_for("portal.companies"))
+    home = "admin.overview" if result.user.staff_role is not None else "portal.companies"
+    return redirect(target or url_for(home))
 
 
 def _refuse(reason: str) -> tuple[str, int]:
