@@ -32,7 +32,7 @@ from app.domain import nce
 from app.domain.roles import Role
 from app.models import Customer
 from app.models._types import utcnow
-from app.services import licensing, paging
+from app.services import license_rows, paging
 
 ROW_SECONDS = 300  # an upper bound on how long a rendered row is kept, whatever the rules say
 ROWS_KEPT = 5_000  # rows per worker process (about 2 KB each)
@@ -124,7 +124,7 @@ class LicenseFilter:
         found |= {"free": "1" if self.free else "", "reducible": "1" if self.reducible else ""}
         return {k: v for k, v in found.items() if v}
 
-    def matches(self, stamp: licensing.RowStamp, reducible: int) -> bool:
+    def matches(self, stamp: license_rows.RowStamp, reducible: int) -> bool:
         text = self.query.lower()
         return (
             (not text or text in stamp.name.lower() or text in stamp.pc_id.lower())
@@ -149,7 +149,7 @@ class Totals:
     currency: str
 
 
-def _totals(stamps: list[licensing.RowStamp], reducible: dict[int, int]) -> Totals:
+def _totals(stamps: list[license_rows.RowStamp], reducible: dict[int, int]) -> Totals:
     active = [s for s in stamps if s.status == "active"]
     savable = {s.subscription_id: min(s.free, reducible[s.subscription_id]) for s in active}
     currencies = {s.currency for s in active}
@@ -167,7 +167,7 @@ def _totals(stamps: list[licensing.RowStamp], reducible: dict[int, int]) -> Tota
     )
 
 
-def _reducible_now(view: licensing.RowView) -> int:
+def _reducible_now(view: license_rows.RowView) -> int:
     """Seats of the row's subscription that can be reduced now (the rules' own figure)."""
     if view.facts.status is not nce.Status.ACTIVE:
         return 0
@@ -176,12 +176,12 @@ def _reducible_now(view: licensing.RowView) -> int:
 
 def _rows(
     company: Customer, role: Role, urls: Any, open_row: str | None, now: datetime
-) -> tuple[list[licensing.RowStamp], dict[int, KeptRow]]:
+) -> tuple[list[license_rows.RowStamp], dict[int, KeptRow]]:
     """Every row of the company: kept ones from the cache, the others rendered now."""
     cache = _cache()
     shown: dict[int, KeptRow] = {}
     missing: list[int] = []
-    stamps = licensing.row_stamps(company)
+    stamps = license_rows.row_stamps(company)
     for stamp in stamps:
         kept = stamp.open_change_id is None and stamp.pc_id != open_row  # never the open panel
         hit = cache.get((stamp.key, role), now) if kept else None
@@ -200,7 +200,7 @@ def _rows(
         }
         current_app.update_template_context(context)
         context.update(csrf_token=lambda: _CSRF, new_key=lambda: _KEY)
-        for view in licensing.license_rows(company, role, only=missing):
+        for view in license_rows.license_rows(company, role, only=missing):
             until = now + timedelta(seconds=ROW_SECONDS)
             deadline = view.shown_until
             row = KeptRow(

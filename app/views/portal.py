@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
@@ -13,12 +13,12 @@ from werkzeug.wrappers import Response
 from app.domain.decision import Verdict
 from app.domain.roles import Role
 from app.models import Customer
-from app.services import access, licensing, outbox, people
+from app.services import access, license_rows, licensing, outbox, people, people_view
 from app.services.errors import NotFound
 from app.views import license_page
 from app.views.forms import AssignForm, ChangeForm
 from app.views.guards import get_customer_for
-from app.views.rendering import REFUSED, page_or_partial, wants_partial
+from app.views.rendering import answer_post, page_or_partial
 
 bp = Blueprint("portal", __name__)
 
@@ -76,7 +76,7 @@ class SubscriptionUrls:
 def manage(customer: str, subscription: str) -> Response:
     """The Admin's actions on one subscription: a panel for htmx, else the page with it open."""
     company, role = get_customer_for(customer, need=Role.ADMIN)
-    view = licensing.row(company, role, subscription)
+    view = license_rows.row(company, role, subscription)
     return page_or_partial(
         "portal/_manage_panel.html",
         lambda: _licenses_page(company, role, open_row=view.sub.pc_id),
@@ -93,7 +93,7 @@ def subscription_row(customer: str, subscription: str) -> Response:
     """One row, alone (htmx polling) or as the whole page."""
     company, role = get_customer_for(customer)
     change_id = request.args.get("change", type=int)
-    view = licensing.row(company, role, subscription, change_id)
+    view = license_rows.row(company, role, subscription, change_id)
     finished = change_id is not None and view.change is not None and not view.pending
     return _row_response(company, view, announce=view.change.outcome if finished else None)
 
@@ -105,7 +105,7 @@ def change(customer: str, subscription: str, kind: str) -> Response:
     company, role = get_customer_for(customer, need=Role.MODIFY)
     if kind not in licensing.KINDS:
         raise NotFound(kind)
-    view = licensing.row(company, role, subscription)
+    view = license_rows.row(company, role, subscription)
     form = ChangeForm()
     message, offer_schedule, params = None, None, {}
     try:
@@ -129,7 +129,10 @@ def change(customer: str, subscription: str, kind: str) -> Response:
         if refused.decision is not None and refused.decision.verdict is Verdict.AT_RENEWAL_ONLY:
             offer_schedule = params.get("quantity")
     return _changed(
-        company, licensing.row(company, role, subscription), message, offer_schedule=offer_schedule
+        company,
+        license_rows.row(company, role, subscription),
+        message,
+        offer_schedule=offer_schedule,
     )
 
 
@@ -144,7 +147,7 @@ def retry(customer: str, change_id: int) -> Response:
     except licensing.ChangeRefused as refused:
         message = str(refused)
         change = outbox.get(company, change_id)
-    return _changed(company, licensing.row(company, role, change.subscription.pc_id), message)
+    return _changed(company, license_rows.row(company, role, change.subscription.pc_id), message)
 
 
 @bp.post("/c/<customer>/people/<int:person>/changes/<int:change_id>/retry")
@@ -157,42 +160,31 @@ def person_retry(customer: str, person: int, change_id: int) -> Response:
         licensing.retry_change(current_user, role, company, change_id)
     except licensing.ChangeRefused as refused:
         message = str(refused)
-    if message is None and not wants_partial():
-        return redirect(url_for("portal.people_list", customer=customer), 303)
-    if message is not None and not wants_partial():
-        flash(message, "error")
-    return _person_response(
-        company,
-        role,
-        people.person(company, person, change_id),
-        message=message,
-        status=REFUSED if message else 200,
-        announce=message,
+    view = people_view.person(company, person, change_id)
+    return answer_post(
+        message,
+        url_for("portal.people_list", customer=customer),
+        lambda **shown: _person_response(company, role, view, **shown),
     )
 
 
 def _changed(
-    company: Customer, view: licensing.RowView, message: str | None, offer_schedule: object = None
+    company: Customer,
+    view: license_rows.RowView,
+    message: str | None,
+    offer_schedule: object = None,
 ) -> Response:
-    """After a change was asked: the row for htmx (refused: 422 with the reason); without
-    JavaScript the license page again (refused: 422 with the reason, else a redirect)."""
-    if message is None and not wants_partial():
-        return redirect(url_for("portal.licenses", customer=company.pc_id), 303)
-    if message is not None and not wants_partial():
-        flash(message, "error")
-    return _row_response(
-        company,
-        view,
-        message=message,
-        offer_schedule=offer_schedule,
-        status=REFUSED if message else 200,
-        announce=message,
+    """After a change was asked: the row for htmx, the license page otherwise."""
+    return answer_post(
+        message,
+        url_for("portal.licenses", customer=company.pc_id),
+        lambda **shown: _row_response(company, view, offer_schedule=offer_schedule, **shown),
     )
 
 
 def _row_response(
     company: Customer,
-    view: licensing.RowView,
+    view: license_rows.RowView,
     *,
     message: str | None = None,
     offer_schedule: object = None,
@@ -227,7 +219,7 @@ def _new_key() -> str:
 def people_list(customer: str) -> Response:
     """The company's people with their licenses; search and pages."""
     company, role = get_customer_for(customer)
-    page = people.people_page(
+    page = people_view.people_page(
         company, request.args.get("q", ""), request.args.get("page", 1, type=int) or 1
     )
     return page_or_partial(
@@ -246,7 +238,7 @@ def person_row(customer: str, person: int) -> Response:
     """One person's row (htmx polling while an assignment runs)."""
     company, role = get_customer_for(customer)
     change_id = request.args.get("change", type=int)
-    view = people.person(company, person, change_id)
+    view = people_view.person(company, person, change_id)
     finished = change_id is not None and view.change is not None and not view.pending
     return _person_response(company, role, view, announce=view.change.outcome if finished else None)
 
@@ -276,25 +268,20 @@ def assignment(customer: str, person: int, action: str) -> Response:
         )
     except people.AssignmentRefused as refused:
         message, can_buy = str(refused), refused.can_buy
-    if message is None and not wants_partial():
-        return redirect(url_for("portal.people_list", customer=customer), 303)
-    if message is not None and not wants_partial():
-        flash(message, "error")
-    return _person_response(
-        company,
-        role,
-        people.person(company, person),
-        message=message,
-        buy_sku=sku if can_buy else None,
-        status=REFUSED if message else 200,
-        announce=message,
+    view = people_view.person(company, person)
+    return answer_post(
+        message,
+        url_for("portal.people_list", customer=customer),
+        lambda **shown: _person_response(
+            company, role, view, buy_sku=sku if can_buy else None, **shown
+        ),
     )
 
 
 def _person_response(
     company: Customer,
     role: Role,
-    view: people.PersonView,
+    view: people_view.PersonView,
     *,
     message: str | None = None,
     buy_sku: str | None = None,
@@ -308,14 +295,14 @@ def _person_response(
             "portal/people.html",
             company=company,
             role=role,
-            page=people.people_page(company),
+            page=people_view.people_page(company),
             new_key=_new_key,
         ),
         status=status,
         company=company,
         role=role,
         person=view,
-        products=people.products(company),
+        products=people_view.products(company),
         message=message,
         buy_sku=buy_sku,
         announce=announce,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, make_response, render_template
+from flask import Flask, flash, make_response, redirect, render_template
 from werkzeug.wrappers import Response
 
 from app.extensions import htmx
@@ -41,6 +41,17 @@ def page_or_partial(
     chosen = partial if wants_partial() else page
     body = chosen() if callable(chosen) else render_template(chosen, **context)
     return make_response(body, status, headers or {})
+
+
+def answer_post(message: str | None, back: str, respond: Callable[..., Response]) -> Response:
+    """After a form was posted: for htmx the partial (`respond`), with the reason and 422
+    when refused; without JavaScript a redirect `back` when accepted, else the whole page
+    with the reason (422). A refusal is announced in the live region."""
+    if not wants_partial():
+        if message is None:
+            return redirect(back, 303)
+        flash(message, "error")
+    return respond(message=message, status=REFUSED if message else 200, announce=message)
 
 
 def register(app: Flask) -> None:

@@ -1,0 +1,219 @@
+"""The license page's read-model: what each row shows and offers, for one person.
+
+Commands (asking for and applying changes) live in `app.services.licensing`; this module
+only reads. The same rules decide what a row offers and what a request is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.domain import nce
+from app.domain.decision import Decision
+from app.domain.roles import Role
+from app.extensions import db
+from app.models import ChangeRequest, Customer, Subscription, Tranche
+from app.models._types import utcnow
+from app.models.licensing import OPEN_STATES
+from app.services import outbox
+from app.services.licensing import KINDS, facts_of, subscription_of
+
+_TERMS = {"P1M": "Monthly term", "P1Y": "1-year term", "P3Y": "3-year term"}
+
+
+@dataclass(frozen=True)
+class RowView:
+    """What the license page shows and offers for one subscription, for one person.
+
+    The Admin's decisions (cancel, suspend, ...) are worked out only when asked for: the
+    page's rows do not show them, the manage panel of one subscription does.
+    """
+
+    sub: Subscription
+    facts: nce.SubscriptionFacts
+    role: Role
+    change: ChangeRequest | None
+    reducible_text: str
+    limits: nce.QuantityLimits
+    can_modify: bool
+    can_admin: bool
+    now: datetime
+
+    @property
+    def pending(self) -> bool:
+        """A change is being applied: the row shows it and polls."""
+        return self.change is not None and self.change.is_open
+
+    @property
+    def shown_until(self) -> datetime | None:
+        """Until when the row, as rendered now, stays true (unless the subscription changes)."""
+        return nce.next_change(self.facts, self.now)
+
+    @property
+    def can_retry(self) -> bool:
+        """This person may retry the row's failed change."""
+        need = KINDS[self.change.kind].need if self.change and self.change.kind in KINDS else None
+        return need is not None and self.role >= need
+
+    @property
+    def term_text(self) -> str:
+        return _TERMS.get(self.sub.term_duration, self.sub.term_duration)
+
+    @property
+    def renewal_text(self) -> str:
+        return self.facts.renewal_on.strftime("%-d %b %Y")
+
+    @cached_property
+    def cancel(self) -> Decision:
+        return nce.check_cancel(self.facts, self.now)
+
+    @cached_property
+    def suspend(self) -> Decision:
+        return nce.check_suspend(self.facts, self.now)
+
+    @cached_property
+    def resume(self) -> Decision:
+        return nce.check_resume(self.facts, self.now)
+
+    @cached_property
+    def auto_renew(self) -> Decision:
+        return nce.check_auto_renew(self.facts, not self.facts.auto_renew, self.now)
+
+    @cached_property
+    def schedule(self) -> Decision:
+        fewer = max(self.limits.floor, self.facts.quantity - 1)
+        return nce.check_schedule_renewal_change(self.facts, fewer, self.now)
+
+
+def describe(
+    sub: Subscription,
+    role: Role,
+    *,
+    change: ChangeRequest | None = None,
+    now: datetime | None = None,
+) -> RowView:
+    """Everything the row needs: the rules decide what is offered (the same rules refuse)."""
+    now = now or utcnow()
+    facts = facts_of(sub)
+    limits = nce.quantity_limits(facts, now)
+    return RowView(
+        sub=sub,
+        facts=facts,
+        role=role,
+        change=change,
+        reducible_text=nce.describe_reducible(facts, now, limits)
+        if facts.status is nce.Status.ACTIVE
+        else "",
+        limits=limits,
+        can_modify=role >= Role.MODIFY and limits.can_increase,
+        can_admin=role >= Role.ADMIN,
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RowStamp:
+    """What a rendered row of the license page depends on, read without loading the rows:
+    the subscription's version changes with every write to it, and every sync (which also
+    rewrites its tranches) sets synced_at; together they also tell apart a row whose id was
+    reused. The other fields are what the page's search, filters and totals need."""
+
+    subscription_id: int
+    pc_id: str
+    version: int
+    synced_at: datetime
+    open_change_id: int | None
+    name: str
+    status: str
+    quantity: int
+    assigned: int
+    unit_price: Decimal
+    currency: str
+
+    @property
+    def key(self) -> tuple[int, int, datetime]:
+        return (self.subscription_id, self.version, self.synced_at)
+
+    @property
+    def free(self) -> int:
+        """Seats paid for and not assigned."""
+        return max(self.quantity - self.assigned, 0)
+
+
+def row_stamps(customer: Customer) -> list[RowStamp]:
+    """The license page's subscriptions in page order, as stamps (two small queries)."""
+    open_changes = dict(
+        db.session.execute(
+            select(ChangeRequest.subscription_id, ChangeRequest.id).where(
+                ChangeRequest.customer_id == customer.id,
+                ChangeRequest.state.in_(OPEN_STATES),
+            )
+        ).all()
+    )
+    columns = (
+        Subscription.id,
+        Subscription.pc_id,
+        Subscription.version,
+        Subscription.synced_at,
+        func.coalesce(Subscription.friendly_name, Subscription.offer_name),
+        Subscription.status,
+        Subscription.quantity,
+        Subscription.assigned,
+        Subscription.unit_price,
+        Subscription.currency,
+    )
+    return [
+        RowStamp(sub_id, pc_id, version, synced_at, open_changes.get(sub_id), *rest)
+        for sub_id, pc_id, version, synced_at, *rest in db.session.execute(
+            select(*columns)
+            .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
+            .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
+        )
+    ]
+
+
+def license_rows(customer: Customer, role: Role, only: Collection[int]) -> list[RowView]:
+    """The rows of the license page for the company's subscriptions with the ids `only`
+    (those not kept from an earlier page), with their open changes, in 3 queries.
+
+    The tranches are read with one query of their own and attached to their subscriptions
+    (`selectinload` would send one more query per 500 subscriptions).
+    """
+    wanted = (Subscription.customer_id == customer.id, Subscription.id.in_(only))
+    subs = db.session.scalars(select(Subscription).where(*wanted)).all()
+    tranches: dict[int, list[Tranche]] = {sub.id: [] for sub in subs}
+    for tranche in db.session.scalars(
+        select(Tranche).join(Subscription).where(*wanted).order_by(Tranche.added_at, Tranche.id)
+    ):
+        tranches[tranche.subscription_id].append(tranche)
+    for sub in subs:
+        set_committed_value(sub, "tranches", tranches[sub.id])
+    open_changes = {
+        c.subscription_id: c
+        for c in db.session.scalars(
+            select(ChangeRequest).where(
+                ChangeRequest.subscription_id.in_(only), ChangeRequest.state.in_(OPEN_STATES)
+            )
+        )
+    }
+    now = utcnow()
+    return [describe(s, role, change=open_changes.get(s.id), now=now) for s in subs]
+
+
+def row(
+    customer: Customer, role: Role, subscription_pc_id: str, change_id: int | None = None
+) -> RowView:
+    """One row; with `change_id`, the outcome of that change is shown (after polling)."""
+    sub = subscription_of(customer, subscription_pc_id)
+    change = outbox.open_change(sub)
+    if change is None and change_id is not None:
+        shown = db.session.get(ChangeRequest, change_id)
+        change = shown if shown is not None and shown.subscription_id == sub.id else None
+    return describe(sub, role, change=change)
