@@ -43,6 +43,7 @@ class Code(StrEnum):
     NOT_AN_UPGRADE = "not_an_upgrade"
     UNSUPPORTED_PATH = "unsupported_path"
     UNKNOWN_OFFER = "unknown_offer"
+    EST_NOT_IN_SCOPE = "est_not_in_scope"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ __all__ = [
     "check_suspend",
     "check_trial_conversion",
     "describe_reducible",
+    "est_applies",
     "format_day",
     "format_when",
     "has_term_ended",
@@ -76,6 +77,12 @@ UPDATE_WARNING_FROM = 1000
 # New Commerce trials: 25 seats, one month; conversion needs at least 25 seats.
 # Source: transition-a-new-commerce-subscription (trial conversion).
 TRIAL_MIN_SEATS = 25
+
+# Extended Service Term (rule 14): auto-renew off without "cancel at end of term" continues
+# month to month, for terms bought or renewed from 2025-04-01 and ending from 2026-05-04.
+# Source: Microsoft Learn "Extended service terms (EST)"; app.domain.end_of_term.
+EST_BOUGHT_FROM = date(2025, 4, 1)
+EST_ENDING_FROM = date(2026, 5, 4)
 
 TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
 BILLING_MONTHS = {"monthly": 1, "annual": 12, "triennial": 36}
@@ -130,7 +137,8 @@ class SubscriptionFacts:
     below 0); the planner ignores it and takes counts per offer. `scheduled_quantity`: the
     quantity of the changes scheduled for renewal (scheduledNextTermInstructions.quantity);
     `scheduled_other_changes`: those instructions also change product, term or billing.
-    `unit_price`: monthly price of one seat.
+    `unit_price`: monthly price of one seat. `cancel_at_end`, `has_monthly_term`,
+    `monthly_term_price`: what happens at the end of the term (app.domain.end_of_term).
     """
 
     id: str
@@ -152,6 +160,9 @@ class SubscriptionFacts:
     unit_price: Decimal = field(default=Decimal(0))
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
+    cancel_at_end: bool = False  # auto-renew off with "cancel at end of term" (not EST)
+    has_monthly_term: bool = True  # the offer is sold on a monthly term (EST pricing)
+    monthly_term_price: Decimal | None = None  # that term's monthly seat price, when known
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -248,6 +259,27 @@ def _require_aware(moment: datetime, name: str) -> None:
 
 
 # --- dates of the term ------------------------------------------------------------------
+
+
+def est_applies(facts: SubscriptionFacts) -> bool:
+    """Does the Extended Service Term rule apply to this subscription's current term?"""
+    return (
+        facts.is_nce
+        and not facts.is_trial
+        and facts.term_start.astimezone(UTC).date() >= EST_BOUGHT_FROM
+        and facts.commitment_end >= EST_ENDING_FROM
+    )
+
+
+def _after_auto_renew_off(facts: SubscriptionFacts) -> str:
+    """What turning auto-renew off leads to at the end of the term, in words."""
+    end = format_day(facts.commitment_end)
+    if facts.cancel_at_end or not est_applies(facts):
+        return f"the subscription ends on {end}"
+    return (
+        f"unless it is set to cancel at the end of the term, the subscription goes on month to "
+        f"month after {end} in the paid extended service term"
+    )
 
 
 def renewal_date(facts: SubscriptionFacts) -> date:
@@ -729,7 +761,7 @@ def check_suspend(facts: SubscriptionFacts, now: datetime) -> Decision:
         end = format_day(facts.commitment_end)
         if facts.auto_renew:
             warnings.append(
-                f"Suspending turns auto-renew off: the subscription ends on {end} unless it "
+                f"Suspending turns auto-renew off: {_after_auto_renew_off(facts)}, unless it "
                 "is resumed and auto-renew is turned back on."
             )
         warnings.append("It is still billed while suspended.")
@@ -750,8 +782,8 @@ def check_resume(facts: SubscriptionFacts, now: datetime) -> Decision:
     if facts.is_nce and not facts.auto_renew:
         warnings.insert(
             0,
-            "Resuming does not turn auto-renew back on: the subscription ends on "
-            f"{format_day(facts.commitment_end)} unless you turn auto-renew on.",
+            f"Resuming does not turn auto-renew back on: {_after_auto_renew_off(facts)}, "
+            "unless you turn auto-renew on.",
         )
     return allow("The subscription will be resumed now.", tuple(warnings))
 
@@ -776,7 +808,7 @@ def check_auto_renew(facts: SubscriptionFacts, enable: bool, now: datetime) -> D
     if facts.is_trial:
         reason = f"Auto-renew will be off: the trial ends on {end} without converting."
     else:
-        reason = f"Auto-renew will be off: the subscription ends on {end} and does not renew."
+        reason = f"Auto-renew will be off: {_after_auto_renew_off(facts)}."
     if facts.assigned:
         head.append(f"{facts.assigned} people lose this license when it ends.")
     return allow(reason, tuple(head + warnings))
