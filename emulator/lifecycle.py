@@ -1,11 +1,12 @@
-"""What happens to subscriptions as the clock passes their term end: renewal, expiry, trials."""
+"""What happens to subscriptions as the clock passes their term end: renewal, an Extended
+Service Term, cancellation at the end of the term, expiry (the old grace period), trials."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from emulator import catalogue
+from emulator import catalogue, end_of_term
 from emulator.clock import add_months, parse_iso, term_months
 from emulator.model import CANCELLATION_WINDOW, LIVE_STATUSES, Subscription, Tranche
 from emulator.shapes import subscription_json
@@ -34,11 +35,16 @@ def end_term(store: Store, sub: Subscription, at: datetime) -> None:
         else:
             expire(store, sub, at)
         return
-    if sub.status != "active" or not sub.auto_renew:
+    choice = end_of_term.choice(sub)
+    if choice == end_of_term.CANCEL:
+        cancel_at_term_end(store, sub, at)
+    elif choice == end_of_term.EST:
+        extend_service(store, sub, at)
+    elif choice == end_of_term.EXPIRE:
         expire(store, sub, at)
-        return
-    sub.renewal_pending_until = at + store.renewal_pending
-    store.schedule(sub, sub.renewal_pending_until, "renewal_done")
+    else:
+        sub.renewal_pending_until = at + store.renewal_pending
+        store.schedule(sub, sub.renewal_pending_until, "renewal_done")
 
 
 def complete_renewal(store: Store, sub: Subscription, at: datetime) -> None:
@@ -48,6 +54,7 @@ def complete_renewal(store: Store, sub: Subscription, at: datetime) -> None:
         return
     old = subscription_json(sub, at)
     start_day = sub.commitment_end + timedelta(days=1)
+    leave_est(sub)
     quantity, custom_end = apply_instructions(sub)
     start_term(store, sub, at, start_day, quantity, custom_end)
     store.record(
@@ -73,6 +80,78 @@ def convert_trial(store: Store, sub: Subscription, at: datetime) -> None:
     start_term(store, sub, at, at.date(), quantity, custom_end)
     store.record(
         "ConvertTrialSubscription",
+        store.customers[sub.customer_id],
+        "Subscription",
+        subscription_json(sub, at),
+        old,
+        at,
+    )
+
+
+def extend_service(store: Store, sub: Subscription, at: datetime) -> None:
+    """Start (or continue for another month) an Extended Service Term: the service goes on,
+    billed monthly at the EST price; the status stays what it was."""
+    old = subscription_json(sub, at)
+    first = sub.est_since is None
+    start_day = end_of_term.day_after(sub.commitment_end)
+    if first:
+        price = end_of_term.est_price(sub)
+        sub.est_since = start_day
+        sub.est_base_price = price.base
+        sub.est_uplift = price.uplift
+        sub.est_from_term = sub.term
+        sub.est_from_cycle = sub.billing_cycle
+        sub.term = end_of_term.EST_TERM
+        sub.billing_cycle = "monthly"
+    sub.term_started = at
+    sub.effective_start = start_day
+    sub.commitment_end = commitment_end(start_day, end_of_term.EST_TERM)
+    sub.cancel_until = sub.renew_at  # an EST can be cancelled any time (prorated)
+    sub.scheduled = None
+    sub.generation += 1
+    sub.touch()
+    store.schedule(sub, sub.renew_at, "term_end")
+    price = end_of_term.current_price(sub)
+    store.record(
+        "StartExtendedServiceTerm" if first else "RenewExtendedServiceTerm",
+        store.customers[sub.customer_id],
+        "Subscription",
+        subscription_json(sub, at),
+        old,
+        at,
+        data=[
+            {"key": "UnitPrice", "value": f"{price.unit_price:.2f}" if price else ""},
+            {"key": "Quantity", "value": str(sub.quantity)},
+            {"key": "BillingPeriodEnd", "value": sub.commitment_end.isoformat()},
+        ],
+    )
+
+
+def leave_est(sub: Subscription) -> None:
+    """Renewing out of an EST: back to the term and billing cycle it came from."""
+    if sub.est_since is None:
+        return
+    sub.term = sub.est_from_term or sub.term
+    sub.billing_cycle = sub.est_from_cycle or sub.billing_cycle
+    sub.est_since = None
+    sub.est_base_price = None
+    sub.est_uplift = None
+    sub.est_from_term = None
+    sub.est_from_cycle = None
+
+
+def cancel_at_term_end(store: Store, sub: Subscription, at: datetime) -> None:
+    """The term ended with "cancel at end of term": the service stops for good."""
+    old = subscription_json(sub, at)
+    sub.status = "deleted"
+    sub.auto_renew = False
+    sub.scheduled = None
+    sub.suspension_reasons = []
+    sub.cancel_until = None
+    sub.ended_at_term_end = True
+    sub.touch()
+    store.record(
+        "CancelSubscriptionAtTermEnd",
         store.customers[sub.customer_id],
         "Subscription",
         subscription_json(sub, at),

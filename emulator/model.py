@@ -91,6 +91,16 @@ class Subscription:
     renewal_pending_until: datetime | None = None
     generation: int = 0
     suspension_reasons: list[str] = field(default_factory=list)
+    # End of term (emulator/end_of_term.py): "cancel" when auto-renew is off with an explicit
+    # cancel at end of term, else None (Microsoft's default: EST in scope, else expiry); then
+    # the Extended Service Term state while the subscription is in one.
+    term_end_action: str | None = None
+    est_since: date | None = None
+    est_base_price: float | None = None
+    est_uplift: float | None = None
+    est_from_term: str | None = None
+    est_from_cycle: str | None = None
+    ended_at_term_end: bool = False
 
     @property
     def quantity(self) -> int:

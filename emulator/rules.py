@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emulator import catalogue, errors
+from emulator import catalogue, end_of_term, errors
 from emulator.errors import ApiError, invalid, refused
 from emulator.lifecycle import take_seats
 from emulator.model import Customer, Subscription, Tranche
@@ -121,6 +121,12 @@ def patch_subscription(
         raise invalid("The request body must be a subscription object.")
     check_etag(sub, if_match)
     check_not_renewing(sub, now)
+    if sub.ended_at_term_end:
+        raise refused(
+            errors.NOT_ACTIVE,
+            "The subscription was cancelled at the end of its term: it cannot be reactivated "
+            "or changed. Buy a new subscription instead.",
+        )
     if sub.status not in ("active", "suspended"):
         raise refused(errors.NOT_ACTIVE, f"The subscription is {sub.status}: it cannot change.")
     if sub.update_count >= store.update_cap:
@@ -135,6 +141,9 @@ def patch_subscription(
     auto_renew = _field(body, "autoRenewEnabled", bool, False)
     instructions = _field(body, "scheduledNextTermInstructions", dict, None)
     friendly_name = _field(body, "friendlyName", str, sub.friendly_name)
+    # The end-of-term choice when auto-renew is off: only an explicit Cancel (or EST) counts;
+    # anything else, an omitted or a stale RenewToNewTerm included, means Microsoft's default.
+    action = end_of_term.requested(body)
     if status not in PATCH_STATUSES:
         raise invalid(f"status must be one of {', '.join(PATCH_STATUSES)}.")
 
@@ -167,13 +176,19 @@ def patch_subscription(
         validate_instructions(sub, instructions)
     if quantity_changed or status != "active" or not auto_renew:
         instructions = None
+    term_end_action = _term_end_action(sub, action, auto_renew and status == "active")
+    in_est = sub.est_since is not None
+    refund: list[dict[str, str]] | None = None
+    if status == "deleted" and in_est:
+        refund = end_of_term.refund_data(sub, now)
 
-    if (status, quantity, auto_renew, instructions, friendly_name) == (
+    if (status, quantity, auto_renew, instructions, friendly_name, term_end_action) == (
         sub.status,
         sub.quantity,
         sub.auto_renew,
         sub.scheduled,
         sub.friendly_name,
+        sub.term_end_action,
     ):
         return
     old = subscription_json(sub, now)
@@ -187,10 +202,25 @@ def patch_subscription(
     sub.auto_renew = auto_renew
     sub.scheduled = instructions
     sub.friendly_name = friendly_name
+    sub.term_end_action = term_end_action
     sub.update_count += 1
     sub.touch()
     operation = "CancelSubscription" if status == "deleted" else "UpdateSubscription"
-    store.record(operation, customer, "Subscription", subscription_json(sub, now), old)
+    store.record(operation, customer, "Subscription", subscription_json(sub, now), old, data=refund)
+
+
+def _term_end_action(sub: Subscription, action: str | None, renews: bool) -> str | None:
+    """The explicit end-of-term choice to keep: "cancel", or None — when the subscription
+    renews, or when no Cancel is named: Microsoft's default then applies (EST in scope, else
+    expiry), so an explicit EST is the same as the default and is not stored apart."""
+    if action == end_of_term.EST and not renews and not end_of_term.in_scope(sub):
+        raise refused(
+            errors.EST_NOT_ELIGIBLE,
+            "An Extended Service Term needs a subscription bought or renewed on or after "
+            f"{end_of_term.BOUGHT_FROM.isoformat()} whose term ends on or after "
+            f"{end_of_term.ENDING_FROM.isoformat()}.",
+        )
+    return end_of_term.CANCEL if action == end_of_term.CANCEL and not renews else None
 
 
 def _check_quantity(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emulator import catalogue
+from emulator import catalogue, end_of_term
 from emulator.catalogue import TRIAL_SEATS
 from emulator.clock import parse_when, term_months
 from emulator.lifecycle import commitment_end
@@ -141,7 +141,8 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
             tranche.refundable = False
     nce = bool(raw.get("nce", True))
     end = raw.get("commitment_end")
-    return Subscription(
+    auto_renew, end_choice = _end_of_term(raw, status, where)
+    sub = Subscription(
         id=sub_id,
         customer_id=customer.id,
         offer_id=offer_id,
@@ -149,7 +150,7 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
         offer_name=offer_name,
         friendly_name=raw.get("friendly_name") or offer_name,
         status=status,
-        auto_renew=bool(raw.get("auto_renew", status == "active")),
+        auto_renew=auto_renew,
         trial=trial,
         nce=nce,
         term=term,
@@ -167,4 +168,27 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
         unit_price=float(raw.get("unit_price", item.unit_price if item else 0.0)),
         scheduled=raw.get("scheduled"),
         update_count=int(raw.get("update_count", 0)),
+        term_end_action=end_of_term.CANCEL if end_choice == end_of_term.CANCEL else None,
     )
+    if end_choice == end_of_term.EST and not end_of_term.in_scope(sub):
+        raise ScenarioError(
+            f"{where}: end_of_term 'est' needs an NCE subscription bought or renewed on or "
+            f"after {end_of_term.BOUGHT_FROM} that ends on or after {end_of_term.ENDING_FROM}"
+        )
+    return sub
+
+
+def _end_of_term(raw: dict[str, Any], status: str, where: str) -> tuple[bool, str | None]:
+    """Auto-renew and the end-of-term choice (``end_of_term``: renew, cancel or est)."""
+    choice = raw.get("end_of_term")
+    auto_renew = raw.get("auto_renew")
+    if choice is None:
+        return bool(status == "active" if auto_renew is None else auto_renew), None
+    if choice not in end_of_term.CHOICES:
+        raise ScenarioError(f"{where}: end_of_term must be one of {end_of_term.CHOICES}")
+    renews = choice == end_of_term.RENEW
+    if auto_renew is not None and bool(auto_renew) != renews:
+        raise ScenarioError(f"{where}: end_of_term {choice!r} contradicts auto_renew {auto_renew}")
+    if renews and status != "active":
+        raise ScenarioError(f"{where}: end_of_term 'renew' needs an active subscription")
+    return renews, choice

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from emulator import catalogue
+from emulator import catalogue, end_of_term
 from emulator.clock import iso, iso_day
 from emulator.model import Customer, Subscription
 
@@ -74,6 +74,8 @@ def subscription_json(sub: Subscription, now: datetime, by_id: bool = True) -> d
         "suspensionReasons": list(sub.suspension_reasons),
         "refundOptions": [],
         "scheduledNextTermInstructions": sub.scheduled,
+        end_of_term.SCHEDULED_ACTIONS: end_of_term.actions_json(sub),
+        end_of_term.EST_FIELD: end_of_term.est_json(sub),
         "links": {"self": link(uri)},
         "attributes": {"etag": sub.etag, "objectType": "Subscription"},
     }

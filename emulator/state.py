@@ -119,8 +119,9 @@ class Store:
         new: dict[str, Any] | None,
         old: dict[str, Any] | None = None,
         at: datetime | None = None,
+        data: list[dict[str, str]] | None = None,
     ) -> None:
-        """Append an audit record."""
+        """Append an audit record (``data`` becomes its ``customizedData``)."""
         self.audit.append(
             {
                 "id": str(uuid.uuid4()),
@@ -135,7 +136,7 @@ class Store:
                 "operationType": operation,
                 "operationStatus": "succeeded",
                 "operationDate": iso(at or self.now()),
-                "customizedData": [],
+                "customizedData": list(data or []),
                 "attributes": {"objectType": "AuditRecord"},
             }
         )
