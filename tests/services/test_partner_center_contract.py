@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -161,6 +162,67 @@ def test_a_partial_patch_turns_auto_renew_off_and_the_whole_object_update_does_n
     )
     pitfall = pc.subscription("c", "e3")
     assert pitfall.auto_renew is False and pitfall.scheduled_quantity is None
+
+
+def test_the_end_of_term_choice_is_read_and_set_by_whole_object_patches(
+    pc: PartnerCenterClient,
+) -> None:
+    assert pc.subscription("c", "e3").end_of_term == "renew"
+    scheduled = pc.update_subscription(
+        "c", "e3", {"scheduledNextTermInstructions": {"quantity": 4}}, request_id=rid()
+    )
+    kept = pc.set_end_of_term("c", "e3", "renew", request_id=rid(), current=scheduled)
+    assert kept.auto_renew and kept.scheduled_quantity == 4  # the instructions survive
+    cancel = pc.set_end_of_term("c", "e3", "cancel", request_id=rid())
+    assert (cancel.auto_renew, cancel.end_of_term, cancel.cancel_at_end) == (False, "cancel", True)
+    assert cancel.scheduled_quantity is None  # auto-renew off deletes scheduled changes
+    renamed = pc.update_subscription("c", "e3", {"friendlyName": "E3 main"}, request_id=rid())
+    assert renamed.cancel_at_end  # a whole-object update keeps the choice
+    est = pc.set_end_of_term("c", "e3", "est", request_id=rid())
+    assert (est.auto_renew, est.end_of_term, est.in_est) == (False, "est", False)
+    back = pc.update_subscription("c", "e3", {"autoRenewEnabled": True}, request_id=rid())
+    assert (back.auto_renew, back.end_of_term) == (True, "renew")
+    # Only turning auto-renew off leaves Microsoft's default: EST for this 2026 subscription.
+    off = pc.update_subscription("c", "e3", {"autoRenewEnabled": False}, request_id=rid())
+    assert (off.end_of_term, off.cancel_at_end) == ("est", False)
+
+
+def test_a_subscription_in_est_shows_its_price_and_can_be_cancelled_any_time(
+    pc: PartnerCenterClient, emulator: Emulator
+) -> None:
+    emulator.load(
+        {
+            "customers": [
+                {
+                    "id": "c",
+                    "subscriptions": [
+                        sub("ending", quantity=3, commitment_end="+1d", end_of_term="est"),
+                        sub("leaving", quantity=2, commitment_end="+1d", end_of_term="cancel"),
+                    ],
+                }
+            ]
+        }
+    )
+    emulator.clock(advance="P3D")
+    ending = pc.subscription("c", "ending")
+    assert ending.status == "active" and ending.in_est and ending.term_duration == "P1M"
+    assert ending.est is not None and ending.est.unit_price == Decimal("22.66")
+    assert ending.est.uplift_percent == 3 and ending.est.previous_term == "P1Y"
+    assert ending.cancellation_allowed_until is not None
+    assert ending.cancellation_allowed_until.date() > ending.est.since
+    cancelled = pc.update_subscription("c", "ending", {"status": "deleted"}, request_id=rid())
+    assert cancelled.status == "deleted"
+
+    leaving = pc.subscription("c", "leaving")
+    assert leaving.status == "deleted" and not leaving.in_est
+    assert (
+        refused_code(
+            lambda: pc.update_subscription(
+                "c", "leaving", {"status": "active", "autoRenewEnabled": True}, request_id=rid()
+            )
+        )
+        == "800106"
+    )
 
 
 def test_a_stale_etag_is_refused_with_412(pc: PartnerCenterClient) -> None:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,21 @@ import httpx
 from app.services.microsoft.http import NotFound, RetryPolicy, TokenStore, connect
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+
+# -- End of term since 2026 (renew / cancel at end of term / Extended Service Term) ----------
+# Wire names NOT confirmed on Microsoft Learn (docs/extended-service-term.md): they come from
+# a public 2026 typing of the subscription resource and a distributor's API notes. Keep them
+# here only. `extendedServiceTerm` is the emulator's own object (emulator/end_of_term.py).
+SCHEDULED_ACTIONS = "scheduledActions"
+SCHEDULE_TYPE = "scheduleType"
+ACTION_TYPE = "actionType"
+TERM_END = "TermEnd"
+END_OF_TERM_ACTIONS = {
+    "renew": "RenewToNewTerm",
+    "cancel": "Cancel",
+    "est": "RenewToExtendedServiceTerm",
+}
+EST_OBJECT = "extendedServiceTerm"
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,16 @@ class PcReseller:
 
 
 @dataclass(frozen=True)
+class PcExtendedServiceTerm:
+    """A subscription in its Extended Service Term: since when, and its monthly seat price."""
+
+    since: date
+    unit_price: Decimal
+    uplift_percent: int | None
+    previous_term: str | None
+
+
+@dataclass(frozen=True)
 class PcSubscription:
     """A subscription as Partner Center returns it; `raw` is kept for whole-object PATCHes."""
 
@@ -73,6 +99,22 @@ class PcSubscription:
     refundable: tuple[RefundableTranche, ...] | None
     scheduled_quantity: int | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # What Partner Center says happens at the end of the term: "renew", "cancel" (cancel at
+    # end of term) or "est" (Extended Service Term); None when it says nothing (a subscription
+    # outside EST's scope with auto-renew off: it expires, the old grace period).
+    end_of_term: str | None = None
+    cancellation_allowed_until: datetime | None = None
+    est: PcExtendedServiceTerm | None = None
+
+    @property
+    def cancel_at_end(self) -> bool:
+        """Auto-renew off with an explicit "cancel at end of term"."""
+        return self.end_of_term == "cancel"
+
+    @property
+    def in_est(self) -> bool:
+        """Whether the subscription is in an Extended Service Term now."""
+        return self.est is not None
 
     @property
     def product_id(self) -> str:
@@ -274,8 +316,14 @@ class PartnerCenterClient:
         deletes scheduled changes). `request_id` names the logical operation, so a retry of
         the same change is applied once."""
         fresh = current or self.subscription(customer_id, subscription_id)
-        body = {k: v for k, v in fresh.raw.items() if k not in ("refundableQuantity", "links")}
+        body = {
+            k: v
+            for k, v in fresh.raw.items()
+            if k not in ("refundableQuantity", "links", EST_OBJECT)
+        }
         body.update(changes)
+        if "autoRenewEnabled" in changes and SCHEDULED_ACTIONS not in changes:
+            _align_end_of_term(body, fresh)
         answer = self.caller.request(
             "PATCH",
             f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}",
@@ -286,6 +334,30 @@ class PartnerCenterClient:
         if answer.status_code == 202 or not answer.content:
             return self.subscription(customer_id, subscription_id)
         return _subscription(answer.json())
+
+    def set_end_of_term(
+        self,
+        customer_id: str,
+        subscription_id: str,
+        choice: str,
+        *,
+        request_id: str,
+        current: PcSubscription | None = None,
+    ) -> PcSubscription:
+        """Choose what happens at the end of the term — "renew", "cancel" (cancel at end of
+        term) or "est" (Extended Service Term) — by a whole-object PATCH (GET, change,
+        PATCH with If-Match; scheduled next-term instructions are kept, though Partner Center
+        deletes them itself when auto-renew goes off)."""
+        action = END_OF_TERM_ACTIONS.get(choice)
+        if action is None:
+            raise ValueError(f"end of term must be one of {', '.join(END_OF_TERM_ACTIONS)}")
+        changes = {
+            "autoRenewEnabled": choice == "renew",
+            SCHEDULED_ACTIONS: [{SCHEDULE_TYPE: TERM_END, ACTION_TYPE: action}],
+        }
+        return self.update_subscription(
+            customer_id, subscription_id, changes, request_id=request_id, current=current
+        )
 
     # -- seats and catalogue -----------------------------------------------------------
 
@@ -543,7 +615,53 @@ def _subscription(item: dict[str, Any]) -> PcSubscription:
         if scheduled and scheduled.get("quantity") is not None
         else None,
         raw=item,
+        end_of_term=_end_of_term(item),
+        cancellation_allowed_until=_when(item["cancellationAllowedUntilDate"])
+        if item.get("cancellationAllowedUntilDate")
+        else None,
+        est=_est(item),
     )
+
+
+def _end_of_term(item: dict[str, Any]) -> str | None:
+    """The end-of-term choice from `scheduledActions` (else from `autoRenewEnabled` alone)."""
+    choices = {action: choice for choice, action in END_OF_TERM_ACTIONS.items()}
+    for action in item.get(SCHEDULED_ACTIONS) or []:
+        if isinstance(action, dict) and action.get(SCHEDULE_TYPE, TERM_END) == TERM_END:
+            found = choices.get(str(action.get(ACTION_TYPE)))
+            if found:
+                return found
+    if SCHEDULED_ACTIONS not in item and item.get("autoRenewEnabled"):
+        return "renew"  # a Partner Center answer from before end-of-term choices
+    return None
+
+
+def _est(item: dict[str, Any]) -> PcExtendedServiceTerm | None:
+    """The Extended Service Term a subscription is in (the emulator's object), if any."""
+    est = item.get(EST_OBJECT)
+    if not isinstance(est, dict) or est.get("unitPrice") is None or not est.get("startDate"):
+        return None
+    uplift = est.get("upliftPercent")
+    return PcExtendedServiceTerm(
+        since=_when(est["startDate"]).date(),
+        unit_price=Decimal(str(est["unitPrice"])),
+        uplift_percent=int(uplift) if uplift is not None else None,
+        previous_term=est.get("previousTermDuration"),
+    )
+
+
+def _align_end_of_term(body: dict[str, Any], fresh: PcSubscription) -> None:
+    """Auto-renew changed without naming an end-of-term action: make `scheduledActions`
+    agree. On: renew. Off: keep an explicit cancel at end of term; otherwise send none, and
+    Partner Center applies its default (EST in scope, else the subscription expires)."""
+    if body.get("autoRenewEnabled"):
+        action = END_OF_TERM_ACTIONS["renew"]
+    elif fresh.cancel_at_end:
+        action = END_OF_TERM_ACTIONS["cancel"]
+    else:
+        body.pop(SCHEDULED_ACTIONS, None)
+        return
+    body[SCHEDULED_ACTIONS] = [{SCHEDULE_TYPE: TERM_END, ACTION_TYPE: action}]
 
 
 def _when(text: str) -> datetime:
