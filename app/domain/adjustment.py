@@ -42,6 +42,7 @@ from app.domain.nce import (
     Status,
     SubscriptionFacts,
     Tranche,
+    cancellation_deadline,
     format_day,
     is_renewal_pending,
     reducible_total,
@@ -57,6 +58,7 @@ class ActionKind(StrEnum):
 
     MERGE_INCREASE = "merge_increase"
     REDUCE_NOW = "reduce_now"
+    CANCEL = "cancel"
     SUSPEND = "suspend"
     SCHEDULE_REDUCTION = "schedule_reduction"
     CANNOT_SAVE = "cannot_save"
@@ -67,11 +69,14 @@ CHANGING_KINDS = frozenset(
     {
         ActionKind.MERGE_INCREASE,
         ActionKind.REDUCE_NOW,
+        ActionKind.CANCEL,
         ActionKind.SUSPEND,
         ActionKind.SCHEDULE_REDUCTION,
     }
 )
-IMMEDIATE_KINDS = frozenset({ActionKind.MERGE_INCREASE, ActionKind.REDUCE_NOW, ActionKind.SUSPEND})
+IMMEDIATE_KINDS = frozenset(
+    {ActionKind.MERGE_INCREASE, ActionKind.REDUCE_NOW, ActionKind.CANCEL, ActionKind.SUSPEND}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +209,15 @@ def plan_adjustment(
 ) -> Plan:
     """Plan the reconciliation of one customer's subscriptions.
 
-    `assigned`: seats assigned to people per offer id (the grouping key of subscriptions);
-    `changing`: ids of subscriptions with a change already in flight (left alone).
+    `assigned`: seats assigned to people per product (`product_key`: the Entra SKU a
+    subscription grants, else its offer id), counted over every subscription granting it,
+    trials included: decisions are made per product, so an older trial never leaves the paid
+    subscription looking unused. `changing`: ids of subscriptions with a change already in
+    flight (left alone).
     """
     groups: dict[str, list[SubscriptionFacts]] = {}
     for facts in subscriptions:
-        groups.setdefault(facts.offer_id, []).append(facts)
+        groups.setdefault(product_key(facts), []).append(facts)
     actions: list[Action] = []
     for offer_id in sorted(groups):
         count = assigned.get(offer_id)
@@ -217,6 +225,11 @@ def plan_adjustment(
             raise ValueError(f"negative assigned count for {offer_id!r}")
         actions.extend(_plan_offer(groups[offer_id], count, now, changing))
     return Plan(now, tuple(actions))
+
+
+def product_key(facts: SubscriptionFacts) -> str:
+    """What the planner groups by and counts assigned seats of: the product granted."""
+    return facts.product or facts.offer_id
 
 
 def _why_left_alone(
@@ -302,7 +315,8 @@ def _suspend(facts: SubscriptionFacts, quantity: int, now: datetime, why: str) -
     end = format_day(facts.commitment_end)
     if facts.is_nce:
         consequence = (
-            f" Suspending turns auto-renew off, so it ends on {end}; it is billed for "
+            " Suspending turns auto-renew off, and it is set to cancel at the end of its term, "
+            f"{end} (not to go on in the paid extended service term); it is billed for "
             f"{seats(quantity)} until then."
         )
         saving = ZERO
@@ -334,8 +348,28 @@ def _reduce_now(facts: SubscriptionFacts, by: int, now: datetime, why: str) -> A
     )
 
 
-def _retire(facts: SubscriptionFacts, now: datetime, why: str) -> list[Action]:
-    """Return what can be returned now, then suspend."""
+def _retire(
+    facts: SubscriptionFacts, now: datetime, why: str, *, cancel_in_window: bool = False
+) -> list[Action]:
+    """Return what can be returned now, then suspend it and set it to cancel at the end of
+    its term (so it does not slide into the paid extended service term). With
+    `cancel_in_window` (nobody uses it), cancel it instead while its 7-day cancellation
+    window is open: refunded rather than paid for a whole term."""
+    if cancel_in_window and facts.is_nce and now < cancellation_deadline(facts):
+        return [
+            Action(
+                ActionKind.CANCEL,
+                facts.id,
+                facts.offer_id,
+                facts.quantity,
+                0,
+                now,
+                f"{why} Cancelled within its 7-day cancellation window (until "
+                f"{format_day(cancellation_deadline(facts).date())}): refunded, not paid for "
+                "a whole term.",
+                money.monthly_saving(facts.unit_price, facts.quantity),
+            )
+        ]
     returnable = _returnable_now(facts, now)
     actions = []
     if returnable:
@@ -355,17 +389,33 @@ def _plan_unused(eligible: list[SubscriptionFacts], now: datetime) -> list[Actio
     reduced: list[Action] = []
     suspended: list[Action] = []
     for facts in eligible:
-        for action in _retire(facts, now, "No one is assigned this product."):
-            (suspended if action.kind is ActionKind.SUSPEND else reduced).append(action)
+        for action in _retire(
+            facts, now, "No one is assigned this product.", cancel_in_window=True
+        ):
+            (reduced if action.kind is ActionKind.REDUCE_NOW else suspended).append(action)
     return reduced + suspended
 
 
 def _plan_used(eligible: list[SubscriptionFacts], assigned: int, now: datetime) -> list[Action]:
-    oldest, newer = eligible[0], eligible[1:]
+    # Merge only onto a subscription that will renew, and only seats of the same term
+    # length and billing frequency (never fold monthly seats into an annual commitment).
+    # A quantity change deletes the changes scheduled for renewal, so neither the target nor a
+    # merged one may have any (those are left for a person).
+    renewing_targets = [f for f in eligible if f.auto_renew and not f.has_scheduled_changes]
+    oldest = renewing_targets[0] if renewing_targets else eligible[0]
     returnable = {f.id: _returnable_now(f, now) for f in eligible}
-    merged = [f for f in newer if f.quantity >= 2 and returnable[f.id] >= f.quantity - 1]
+    merged = [
+        f
+        for f in eligible
+        if renewing_targets
+        and f is not oldest
+        and (f.term_duration, f.billing_cycle) == (oldest.term_duration, oldest.billing_cycle)
+        and not f.has_scheduled_changes
+        and f.quantity >= 2
+        and returnable[f.id] >= f.quantity - 1
+    ]
     merged_ids = {f.id for f in merged}
-    remaining = [oldest] + [f for f in newer if f.id not in merged_ids]
+    remaining = [oldest] + [f for f in eligible if f is not oldest and f.id not in merged_ids]
 
     increases: list[Action] = []
     reductions: list[Action] = []
@@ -402,17 +452,31 @@ def _plan_used(eligible: list[SubscriptionFacts], assigned: int, now: datetime) 
         scheduled[oldest.id] = None  # a quantity change deletes the scheduled changes
         cover += buy
     for facts in merged:
-        for action in _retire(facts, now, f"Merged onto {oldest.id}, the oldest subscription."):
-            (suspensions if action.kind is ActionKind.SUSPEND else reductions).append(action)
+        for action in _retire(facts, now, f"Merged onto {oldest.id}, the oldest that renews."):
+            (reductions if action.kind is ActionKind.REDUCE_NOW else suspensions).append(action)
 
-    # Excess now: return seats of open tranches, newest subscription first.
+    # Excess now: return seats of open tranches — first of subscriptions that end with their
+    # term, then of renewing ones, newest first — never leaving the renewing ones with fewer
+    # seats than people need after the term ends (one seat kept elsewhere would be lost).
     excess = cover - assigned
-    for facts in reversed(remaining):
+    renews = {f.id: f.auto_renew for f in remaining}
+    renewing_seats = sum(
+        quantity[f.id] if scheduled[f.id] is None else scheduled[f.id]  # type: ignore[misc]
+        for f in remaining
+        if renews[f.id]
+    )
+    spare_renewing = max(0, renewing_seats - assigned)
+    order = [f for f in reversed(remaining) if not renews[f.id]]
+    order += [f for f in reversed(remaining) if renews[f.id]]
+    for facts in order:
         if excess <= 0:
             break
         if scheduled[facts.id] is not None:
             continue  # a mid-term quantity change would delete the scheduled changes
         take = min(excess, returnable[facts.id])
+        if renews[facts.id]:
+            take = min(take, spare_renewing)
+            spare_renewing -= take
         if take:
             reductions.append(
                 _reduce_now(
@@ -519,9 +583,13 @@ def apply_plan(
             facts = dataclasses.replace(
                 _unscheduled(facts), quantity=action.to_quantity, tranches=tranches
             )
+        elif action.kind is ActionKind.CANCEL:
+            facts = dataclasses.replace(
+                _unscheduled(facts), status=Status.DELETED, auto_renew=False
+            )
         elif action.kind is ActionKind.SUSPEND:
             facts = dataclasses.replace(
-                _unscheduled(facts), status=Status.SUSPENDED, auto_renew=False
+                _unscheduled(facts), status=Status.SUSPENDED, auto_renew=False, cancel_at_end=True
             )
         else:
             facts = dataclasses.replace(

@@ -161,6 +161,7 @@ class SubscriptionFacts:
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
     cancel_at_end: bool = False  # auto-renew off with "cancel at end of term" (not EST)
+    product: str = ""  # the Entra SKU the subscription grants (the planner's grouping key)
     has_monthly_term: bool = True  # the offer is sold on a monthly term (EST pricing)
     monthly_term_price: Decimal | None = None  # that term's monthly seat price, when known
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -35,6 +35,9 @@ class Subscription(db.Model):  # type: ignore[name-defined,misc]
     is_nce: Mapped[bool] = mapped_column(default=True)
     is_trial: Mapped[bool] = mapped_column(default=False)
     auto_renew: Mapped[bool] = mapped_column(default=True)
+    # Auto-renew off with "cancel at end of term": the service stops at the end of the term
+    # (otherwise, in EST's scope, it goes on in the paid extended service term).
+    cancel_at_end: Mapped[bool] = mapped_column(default=False, server_default=false())
     term_duration: Mapped[str] = mapped_column(String(8))
     billing_cycle: Mapped[str] = mapped_column(String(16))
     creation_date: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -30,6 +30,7 @@ ACTOR = "job:adjustment"
 _CHANGE_OF = {
     ActionKind.MERGE_INCREASE: "quantity",
     ActionKind.REDUCE_NOW: "quantity",
+    ActionKind.CANCEL: "cancel",
     ActionKind.SUSPEND: "suspend",
     ActionKind.SCHEDULE_REDUCTION: "schedule_quantity",
 }
@@ -89,10 +90,13 @@ def plan_for(customer: Customer, now: datetime) -> Plan:
             Subscription.customer_id == customer.id, Subscription.status != "deleted"
         )
     ).all()
+    # Assigned seats per product (Entra SKU) over every active subscription granting it,
+    # trials included: the planner decides per product (product_key).
     assigned: dict[str, int] = {}
     for sub in subs:
-        if sub.status == "active" and not sub.is_trial:
-            assigned[sub.offer_id] = assigned.get(sub.offer_id, 0) + sub.assigned
+        if sub.status == "active":
+            key = sub.sku_id or sub.offer_id
+            assigned[key] = assigned.get(key, 0) + sub.assigned
     changing = set(
         db.session.scalars(
             select(Subscription.pc_id)
@@ -236,7 +240,9 @@ def _apply(
             record.actions_failed += 1
             continue
         params: dict[str, Any] = {}
-        if action.kind is not ActionKind.SUSPEND:
+        if action.kind is ActionKind.SUSPEND:
+            params["end_of_term"] = "cancel"  # never slide into the paid extended term
+        elif action.kind is not ActionKind.CANCEL:
             params["quantity"] = action.to_quantity
         change = licensing.system_change(
             customer,

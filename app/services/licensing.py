@@ -142,6 +142,8 @@ def facts_of(sub: Subscription) -> nce.SubscriptionFacts:
         unit_price=sub.unit_price,
         term_duration=sub.term_duration if sub.term_duration in ("P1M", "P1Y", "P3Y") else "P1Y",
         billing_cycle=sub.billing_cycle,
+        cancel_at_end=sub.cancel_at_end,
+        product=sub.sku_id or "",
     )
 
 
