@@ -17,6 +17,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain import nce
 from app.domain.decision import Decision
+from app.domain.end_of_term import (
+    EndOfTerm,
+    check_end_of_term,
+    consequences,
+    describe_end_of_term,
+    end_of_term,
+)
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, Tranche
@@ -85,6 +92,33 @@ class RowView:
     @cached_property
     def auto_renew(self) -> Decision:
         return nce.check_auto_renew(self.facts, not self.facts.auto_renew, self.now)
+
+    @property
+    def end_of_term_text(self) -> str:
+        """What happens at the end of the term, in one line."""
+        return describe_end_of_term(self.facts)
+
+    @cached_property
+    def end_of_term_choices(self) -> list[tuple[EndOfTerm, Decision]]:
+        """The other end-of-term choices, the one to offer first first, with their rules."""
+        current = end_of_term(self.facts)
+        order = (
+            [EndOfTerm.CANCEL, EndOfTerm.EST]
+            if current is EndOfTerm.RENEW
+            else [EndOfTerm.RENEW, EndOfTerm.CANCEL, EndOfTerm.EST]
+        )
+        return [
+            (choice, check_end_of_term(self.facts, choice, self.now))
+            for choice in order
+            if choice is not current
+        ]
+
+    @cached_property
+    def suspend_choices(self) -> list[tuple[EndOfTerm, str]]:
+        """What suspending may keep at the end of the term, with what it means: cancel at the
+        end (offered first), or the extended service term where it applies."""
+        choices = [EndOfTerm.CANCEL] + ([EndOfTerm.EST] if nce.est_applies(self.facts) else [])
+        return [(choice, consequences(self.facts, choice)) for choice in choices]
 
     @cached_property
     def schedule(self) -> Decision:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app.domain import nce
 from app.domain.decision import Decision, RuleViolation
+from app.domain.end_of_term import EndOfTerm, check_end_of_term, describe_end_of_term
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
@@ -29,7 +30,11 @@ from app.services import audit, outbox, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import EtagMismatch, MicrosoftError
-from app.services.microsoft.partner_center import PartnerCenterClient, PcSubscription
+from app.services.microsoft.partner_center import (
+    PartnerCenterClient,
+    PcSubscription,
+    end_of_term_changes,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,11 @@ class ChangeKind:
 
 
 def _schedule_patch(pc: PcSubscription, params: dict[str, Any]) -> dict[str, Any]:
+    """Scheduled changes at renewal, read-modify-write: an instruction already made in Partner
+    Center (an upgrade, a term or billing change) keeps everything but its quantity."""
+    existing = pc.raw.get("scheduledNextTermInstructions")
+    if isinstance(existing, dict) and existing.get("product"):
+        return {"scheduledNextTermInstructions": {**existing, "quantity": params["quantity"]}}
     instructions = {
         "product": {
             "productId": pc.product_id,
@@ -80,10 +90,20 @@ KINDS: dict[str, ChangeKind] = {
     ),
     "suspend": ChangeKind(
         Role.ADMIN,
-        lambda f, p, now: nce.check_suspend(f, now),
-        lambda pc, p: {"status": "suspended", "autoRenewEnabled": False},
-        lambda pc, p: pc.status == "suspended",
-        lambda s, p: "Suspend the subscription",
+        lambda f, p, now: _check_suspend(f, p.get("end_of_term", "cancel"), now),
+        lambda pc, p: {
+            **end_of_term_changes(p.get("end_of_term", "cancel")),
+            "status": "suspended",
+        },
+        lambda pc, p: pc.status == "suspended" and _end_chosen(pc, p.get("end_of_term", "cancel")),
+        lambda s, p: (
+            "Suspend the subscription"
+            + (
+                " and cancel it at the end of the term"
+                if p.get("end_of_term", "cancel") == "cancel"
+                else ""
+            )
+        ),
     ),
     "resume": ChangeKind(
         Role.ADMIN,
@@ -99,6 +119,13 @@ KINDS: dict[str, ChangeKind] = {
         lambda pc, p: pc.status == "deleted",
         lambda s, p: "Cancel the subscription",
     ),
+    "end_of_term": ChangeKind(
+        Role.ADMIN,
+        lambda f, p, now: check_end_of_term(f, EndOfTerm(p["choice"]), now),
+        lambda pc, p: end_of_term_changes(p["choice"]),
+        lambda pc, p: _end_chosen(pc, p["choice"]),
+        lambda s, p: f"At the end of the term: {EndOfTerm(p['choice']).label.lower()}",
+    ),
     "auto_renew": ChangeKind(
         Role.ADMIN,
         lambda f, p, now: nce.check_auto_renew(f, p["enable"], now),
@@ -107,6 +134,23 @@ KINDS: dict[str, ChangeKind] = {
         lambda s, p: f"Turn auto-renew {'on' if p['enable'] else 'off'}",
     ),
 }
+
+
+def _check_suspend(facts: nce.SubscriptionFacts, choice: str, now: datetime) -> Decision:
+    """Suspend, keeping the end-of-term choice asked for (the extended term only in scope)."""
+    if choice == EndOfTerm.EST and not nce.est_applies(facts):
+        return check_end_of_term(facts, EndOfTerm.EST, now)
+    return nce.check_suspend(facts, now)
+
+
+def _end_chosen(pc: PcSubscription, choice: str) -> bool:
+    """Partner Center shows this end-of-term choice (out of EST's scope, auto-renew off
+    simply ends the subscription: Partner Center names no choice then)."""
+    if choice == "renew":
+        return pc.auto_renew
+    if choice == "cancel":
+        return not pc.auto_renew and (pc.cancel_at_end or pc.end_of_term is None)
+    return not pc.auto_renew and pc.end_of_term == "est"
 
 
 class ChangeRefused(Exception):
@@ -323,6 +367,7 @@ def _done_text(change: ChangeRequest, sub: Subscription) -> str:
         "resume": "Done: active again. Auto-renew stays off until you turn it on.",
         "cancel": "Done: cancelled.",
         "auto_renew": f"Done: auto-renew is {'on' if sub.auto_renew else 'off'}.",
+        "end_of_term": f"Done: {describe_end_of_term(facts_of(sub))}.",
     }
     return texts[change.kind]
 

@@ -8,6 +8,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from app.domain.end_of_term import EndOfTerm
 from app.domain.roles import Role
 
 ROLE_CHOICES = [SelectChoice(role.name.lower(), role.label) for role in Role]
@@ -50,6 +51,7 @@ class ChangeForm(FlaskForm):  # type: ignore[misc]
     version = IntegerField(validators=[Optional()])
     idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
     add_one = StringField()  # the "+1" button: one seat more than the row showed
+    end_of_term = StringField()  # renew / cancel / est (end-of-term choice, suspend)
 
     QUANTITY_KINDS = ("quantity", "schedule_quantity")
 
@@ -64,6 +66,15 @@ class ChangeForm(FlaskForm):  # type: ignore[misc]
             return {"quantity": self.quantity.data}
         if kind == "auto_renew":
             return {"enable": self.enable.data == "on"}
+        if kind == "end_of_term":
+            if self.end_of_term.data not in {c.value for c in EndOfTerm}:
+                raise ValueError("Choose what happens at the end of the term.")
+            return {"choice": self.end_of_term.data}
+        if kind == "suspend":
+            choice = self.end_of_term.data or EndOfTerm.CANCEL.value
+            if choice not in (EndOfTerm.CANCEL, EndOfTerm.EST):
+                raise ValueError("Choose whether it ends or goes on at the end of the term.")
+            return {"end_of_term": choice}
         return {}
 
     def refusal(self) -> str:

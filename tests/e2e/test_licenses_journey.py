@@ -87,11 +87,31 @@ def test_modify_user_changes_seats_within_the_rules_and_admin_schedules_at_renew
         asked.append(dialog.message)
         dialog.accept()
 
+    # Asked what happens at the end of the term; "cancel at the end" is offered first.
+    choice = row.get_by_role("group", name=re.compile("Turn auto-renew off"))
+    expect(choice.get_by_role("radio", name="Cancel at the end of the term")).to_be_checked()
+    expect(choice.get_by_role("radio", name=re.compile("Extended service term"))).to_be_visible()
     page.once("dialog", accept)
     turn_off.click()
     expect(row).to_contain_text("Auto-renew off", timeout=15000)
+    expect(row).to_contain_text(re.compile(r"Ends \d{1,2} [A-Z][a-z]{2} \d{4}"))
     assert asked and "scheduled" in asked[0].lower()
-    assert pc_sub(emulator, "sub-nw-bp")["autoRenewEnabled"] is False
+    held = pc_sub(emulator, "sub-nw-bp")
+    assert held["autoRenewEnabled"] is False
+    assert [a["actionType"] for a in held["scheduledActions"]] == ["Cancel"]
+
+    # Changing one's mind: the extended service term instead, with its price said first.
+    row.get_by_text("Manage").click()
+    choice = row.get_by_role("group", name=re.compile("At the end of the term"))
+    est = choice.get_by_role("radio", name=re.compile("Extended service term"))
+    expect(choice).to_contain_text("+3 %")
+    est.check()
+    row.get_by_role("button", name="Save the end-of-term choice").click()
+    expect(row).to_contain_text(
+        re.compile(r"Goes to monthly extended term on .* at \+3 %"), timeout=15000
+    )
+    held = pc_sub(emulator, "sub-nw-bp")
+    assert [a["actionType"] for a in held["scheduledActions"]] == ["RenewToExtendedServiceTerm"]
 
 
 def test_boosted_navigation_and_history_always_show_whole_pages(

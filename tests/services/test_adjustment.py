@@ -122,8 +122,85 @@ def test_a_subscription_nobody_uses_is_suspended(app: Flask, emulator: Emulator)
     prepare(
         app, emulator, [customer("c3", [sub("bb", BB, BB_SKU, "-40d", quantity=10)], {BB_SKU: 0})]
     )
-    run(app, "c3")
-    assert pc(emulator)["bb"]["status"] == "suspended"
+    outcome = run(app, "c3")
+    held = pc(emulator)["bb"]
+    assert held["status"] == "suspended"
+    # ... and set to cancel at the end of its term, so it does not go on in the paid EST.
+    assert [a["actionType"] for a in held["scheduledActions"]] == ["Cancel"]
+    assert outcome.state == "done"
+
+
+def run_case(
+    app: Flask, emulator: Emulator, cid: str, subs: list[dict[str, Any]], assigned: dict[str, int]
+) -> tuple[adjustment.Outcome, dict[str, dict[str, Any]]]:
+    prepare(app, emulator, [customer(cid, subs, assigned)])
+    outcome = run(app, cid)
+    assert outcome.state == "done", outcome.message
+    again = run(app, cid)  # the day's run happens once
+    assert again.run_id == outcome.run_id
+    return outcome, pc(emulator)
+
+
+def test_an_unused_subscription_bought_two_days_ago_is_cancelled_for_a_refund(
+    app: Flask, emulator: Emulator
+) -> None:
+    outcome, state = run_case(
+        app, emulator, "c-young", [sub("young", BB, BB_SKU, "-2d", quantity=6)], {BB_SKU: 0}
+    )
+    assert state["young"]["status"] == "deleted"
+    assert [a["kind"] for a in outcome.actions] == ["cancel"]
+
+
+def test_duplicates_are_not_merged_onto_an_oldest_that_does_not_renew(
+    app: Flask, emulator: Emulator
+) -> None:
+    outcome, state = run_case(
+        app,
+        emulator,
+        "c-ending",
+        [
+            sub("e3-ending", E3, E3_SKU, "-100d", quantity=5, auto_renew=False),
+            sub("e3-renewing", E3, E3_SKU, "-2d", quantity=5),
+        ],
+        {E3_SKU: 10},
+    )
+    assert state["e3-ending"]["quantity"] == 5 and state["e3-renewing"]["quantity"] == 5
+    assert state["e3-renewing"]["status"] == "active"
+    assert "merge_increase" not in [a["kind"] for a in outcome.actions]
+
+
+def test_monthly_term_seats_are_not_folded_into_an_annual_subscription(
+    app: Flask, emulator: Emulator
+) -> None:
+    outcome, state = run_case(
+        app,
+        emulator,
+        "c-terms",
+        [
+            sub("e3-annual", E3, E3_SKU, "-100d", quantity=5),
+            sub("e3-monthly", E3, E3_SKU, "-2d", quantity=5, term="P1M"),
+        ],
+        {E3_SKU: 10},
+    )
+    assert (state["e3-annual"]["quantity"], state["e3-monthly"]["quantity"]) == (5, 5)
+    assert not [a for a in outcome.actions if a["kind"] != "left_alone"]
+
+
+def test_an_older_trial_of_the_product_leaves_the_paid_subscription_alone(
+    app: Flask, emulator: Emulator
+) -> None:
+    outcome, state = run_case(
+        app,
+        emulator,
+        "c-trial",
+        [
+            sub("bp-trial", "CFQ7TTC0LH18:0002", BP_SKU, "-20d", quantity=25, trial=True),
+            sub("bp-paid", BP, BP_SKU, "-10d", quantity=10),
+        ],
+        {BP_SKU: 10},
+    )
+    assert state["bp-paid"]["quantity"] == 10 and state["bp-paid"]["status"] == "active"
+    assert not [a for a in outcome.actions if a["subscription"] == "bp-paid"]
 
 
 def test_excess_outside_the_window_becomes_a_reduction_scheduled_at_renewal(

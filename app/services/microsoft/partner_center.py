@@ -37,6 +37,17 @@ END_OF_TERM_ACTIONS = {
 EST_OBJECT = "extendedServiceTerm"
 
 
+def end_of_term_changes(choice: str) -> dict[str, Any]:
+    """The subscription fields that set an end-of-term choice ("renew", "cancel", "est")."""
+    action = END_OF_TERM_ACTIONS.get(choice)
+    if action is None:
+        raise ValueError(f"end of term must be one of {', '.join(END_OF_TERM_ACTIONS)}")
+    return {
+        "autoRenewEnabled": choice == "renew",
+        SCHEDULED_ACTIONS: [{SCHEDULE_TYPE: TERM_END, ACTION_TYPE: action}],
+    }
+
+
 @dataclass(frozen=True)
 class RefundableTranche:
     """Seats that can still be returned, and until when."""
@@ -348,15 +359,12 @@ class PartnerCenterClient:
         term) or "est" (Extended Service Term) — by a whole-object PATCH (GET, change,
         PATCH with If-Match; scheduled next-term instructions are kept, though Partner Center
         deletes them itself when auto-renew goes off)."""
-        action = END_OF_TERM_ACTIONS.get(choice)
-        if action is None:
-            raise ValueError(f"end of term must be one of {', '.join(END_OF_TERM_ACTIONS)}")
-        changes = {
-            "autoRenewEnabled": choice == "renew",
-            SCHEDULED_ACTIONS: [{SCHEDULE_TYPE: TERM_END, ACTION_TYPE: action}],
-        }
         return self.update_subscription(
-            customer_id, subscription_id, changes, request_id=request_id, current=current
+            customer_id,
+            subscription_id,
+            end_of_term_changes(choice),
+            request_id=request_id,
+            current=current,
         )
 
     # -- seats and catalogue -----------------------------------------------------------
