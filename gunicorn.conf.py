@@ -11,13 +11,11 @@ import os
 from typing import Any
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
+workers = int(os.environ.get("WEB_CONCURRENCY", str(max((os.cpu_count() or 1), 2))))
 worker_class = "gthread"
-# One request thread per worker process (docs/known-defects.md): with several threads, a
-# worker serving the people page on SQLite under load died with SIGSEGV now and then, with
-# and without gc.freeze() and with and without SQLAlchemy's compiled extensions; with one
-# thread per process it did not. Keep-alive connections are still held by gthread's poller.
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads need Python 3.12 or newer: CPython 3.11.7 corrupts memory when a collection runs
+# while another thread reads an object's __dict__ (docs/known-defects.md).
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Load the app once in the master, then fork: workers share its memory and start warm.
 preload_app = True
 # Ask the proxy's forwarded headers only of the local proxy (the default).

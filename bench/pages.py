@@ -2,7 +2,7 @@
 
 `python -m bench.pages [--quick] [--no-record]`
 
-The app runs as production runs it: `gunicorn -w 5 -k gthread --threads 1 wsgi:app` with the
+The app runs as production runs it: `gunicorn -w 2 -k gthread --threads 4 wsgi:app` with the
 production configuration (no SEATWISE_DEMO, so session cookies are Secure; the load
 generator sends the cookie itself, as a browser would over HTTPS). Its database is a
 migrated SQLite file seeded in bulk (SQLAlchemy Core): a partner admin; a customer with 300
@@ -362,9 +362,9 @@ def server_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, 
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str], log: Path, workers: int = 5, threads: int = 1
+    env: dict[str, str], log: Path, workers: int = 2, threads: int = 4
 ) -> Iterator[Gunicorn]:
-    """`gunicorn -w 5 -k gthread --threads 1 -b 127.0.0.1:PORT wsgi:app`, stopped at the end;
+    """`gunicorn -w 2 -k gthread --threads 4 -b 127.0.0.1:PORT wsgi:app`, stopped at the end;
     its output goes to `log`."""
     port = processes.free_port()
     args = [str(processes.VENV_BIN / "gunicorn"), "-w", str(workers), "-k", "gthread"]
@@ -632,7 +632,7 @@ def run(*, quick: bool = False, record: bool = True, seconds: float | None = Non
     per_page = seconds if seconds is not None else size.seconds
     result = common.Result(
         "pages",
-        f"gunicorn (`-w 5 -k gthread --threads 1`, production settings, SQLite) under "
+        f"gunicorn (`-w 2 -k gthread --threads 4`, production settings, SQLite) under "
         f"{size.concurrency} concurrent users for {per_page:g} s per page: the license page "
         f"of a customer with {size.license_subscriptions} subscriptions, the people page of "
         f"one with {size.people:,} users, the admin customer list of {size.customers:,} "

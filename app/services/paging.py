@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
+class Page[T]:
     """The items of one page, and where that page sits among all the results."""
 
     items: Sequence[T]
@@ -40,7 +37,7 @@ def bounds(total: int, page: int, size: int) -> tuple[int, int]:
     return min(max(page, 1), pages), pages
 
 
-def paginate(items: Sequence[T], page: int, size: int) -> Page[T]:
+def paginate[T](items: Sequence[T], page: int, size: int) -> Page[T]:
     """The page `page` of `items` (already filtered and sorted)."""
     page, pages = bounds(len(items), page, size)
     start = (page - 1) * size

@@ -19,7 +19,7 @@ def sign_in(page: Page, live_server: str, sub: str) -> None:
     page.goto(live_server)
     page.get_by_role("button", name="Sign in with Microsoft").click()
     page.get_by_placeholder("sub").fill(sub)
-    page.get_by_role("button", name="Authorize").click()
+    page.get_by_role("button", name="Authorize", exact=True).click()
 
 
 def test_admin_enables_the_portal_invites_a_modify_user_then_revokes_them(

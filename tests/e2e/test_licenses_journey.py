@@ -17,7 +17,7 @@ def sign_in(page: Page, live_server: str, provider: OidcProvider, sub: str) -> N
     page.goto(live_server)
     page.get_by_role("button", name="Sign in with Microsoft").click()
     page.get_by_placeholder("sub").fill(sub)
-    page.get_by_role("button", name="Authorize").click()
+    page.get_by_role("button", name="Authorize", exact=True).click()
 
 
 def pc_sub(emulator: Emulator, sub: str) -> dict[str, Any]:

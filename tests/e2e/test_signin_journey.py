@@ -15,7 +15,7 @@ def test_modify_user_signs_in_sees_the_licenses_and_signs_out(
     page.goto(live_server)
     page.get_by_role("button", name="Sign in with Microsoft").click()
     page.get_by_placeholder("sub").fill("ann@northwind.example")
-    page.get_by_role("button", name="Authorize").click()
+    page.get_by_role("button", name="Authorize", exact=True).click()
     expect(page.get_by_role("heading", name="Northwind Traders")).to_be_visible()
     row = page.get_by_role("row").filter(has_text="Microsoft 365 Business Premium")
     expect(row).to_contain_text("NCE")

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -50,7 +50,6 @@ pytestmark = [
 TENANT = "33333333-4444-5555-6666-777777777777"
 BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
-T = TypeVar("T")
 
 
 def scenario() -> dict[str, Any]:
@@ -128,7 +127,7 @@ async def sdk(
         await http.aclose()
 
 
-def run(emulator: Emulator, work: Callable[[GraphServiceClient], Awaitable[T]], **kw: Any) -> T:
+def run[T](emulator: Emulator, work: Callable[[GraphServiceClient], Awaitable[T]], **kw: Any) -> T:
     """Run one async piece of SDK work against the emulator."""
 
     async def main() -> T:
