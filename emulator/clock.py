@@ -38,7 +38,7 @@ def parse_when(value: str, now: datetime) -> datetime:
     return parse_iso(value)
 
 
-def add_months(moment: _Moment, months: int) -> _Moment:
+def add_months[Moment: (date, datetime)](moment: _Moment, months: int) -> _Moment:
     """Add calendar months, clamping the day to the end of a shorter month."""
     index = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(index, 12)
