@@ -6,13 +6,11 @@ import calendar
 import re
 import threading
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([wdhms])$")
 _DURATION = re.compile(
     r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$"
 )
-_Moment = TypeVar("_Moment", date, datetime)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
@@ -38,7 +36,7 @@ def parse_when(value: str, now: datetime) -> datetime:
     return parse_iso(value)
 
 
-def add_months[Moment: (date, datetime)](moment: _Moment, months: int) -> _Moment:
+def add_months[Moment: (date, datetime)](moment: Moment, months: int) -> Moment:
     """Add calendar months, clamping the day to the end of a shorter month."""
     index = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(index, 12)
