@@ -18,6 +18,8 @@ from emulator.traffic import FaultRule
 MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _FAULT_CODES = {409: errors.NOT_READY, 429: errors.TOO_MANY_REQUESTS, 500: errors.SERVER_ERROR}
 _FAULT_TEXT = {
+    400: "The request is invalid.",
+    403: "The partner is not authorized to perform this operation.",
     409: "Subscription is not ready to be updated. Retry later.",
     429: "Too many requests.",
     500: "An internal error occurred.",

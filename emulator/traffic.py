@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-FAULT_STATUSES = (409, 429, 500, 502, 503, 504, "timeout")
+FAULT_STATUSES = (400, 403, 409, 429, 500, 502, 503, 504, "timeout")
 
 
 @dataclass

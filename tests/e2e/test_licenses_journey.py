@@ -135,3 +135,25 @@ def test_boosted_navigation_and_history_always_show_whole_pages(
     page.go_forward()
     expect(page.get_by_role("heading", level=1, name=re.compile("People"))).to_be_visible()
     expect(nav).to_be_visible()
+
+
+def test_retry_on_a_failed_row_replaces_that_row_only(
+    page: Page,
+    live_server: str,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    worker: None,
+) -> None:
+    sign_in(page, live_server, oidc_provider, "ann@northwind.example")
+    emulator.faults({"method": "PATCH", "path": "sub-nw-bp$", "status": 400, "times": 1})
+    row = page.locator("#sub-sub-nw-bp")
+    rows = page.locator("tr.subscription").count()
+    page.get_by_role("button", name="Add one seat to Microsoft 365 Business Premium").click()
+    expect(row).to_contain_text("Failed:", timeout=15000)
+    row.get_by_role("button", name="Retry").click()
+    expect(row).to_contain_text("Done: 13 seats.", timeout=15000)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()  # not swapped away
+    assert page.locator("tr.subscription").count() == rows
+    assert page.locator("#sub-sub-nw-bp").count() == 1
+    assert pc_sub(emulator, "sub-nw-bp")["quantity"] == 13
