@@ -158,6 +158,10 @@ def run() -> None:
 
     flask(["db", "upgrade"], env)
     flask(["seed-demo"], env)
+    # Auto license adjustment on for one customer, with a preview to look at right away.
+    demo = "cust-contoso"
+    flask(["settings", demo, "auto_increment=on", "auto_license_adjustment=on"], env)
+    flask(["reconcile", "--customer", demo, "--dry-run"], env)
     start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"], env)
     start("cron", [str(BIN / "rq"), "cron", "jobs.schedule", "--url", env["REDIS_URL"]], env)
     web_args = ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"]

@@ -209,6 +209,7 @@ SCENARIO: dict[str, Any] = {
                     "monthly",
                     "-15d",
                     quantity=10,
+                    auto_renew=False,  # heading into the paid extended service term
                 ),
                 _sub(
                     "sub-co-visio",

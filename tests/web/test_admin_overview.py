@@ -26,6 +26,7 @@ def test_staff_land_on_the_overview_with_attention_and_savings(
     assert answer.headers["Location"] == "/admin/"
     calm = client.get("/admin/").get_data(as_text=True)
     assert "Overview" in calm and "Customers" in calm
+    assert "Heading into the extended service term" not in calm
 
     with app.app_context():
         northwind = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-northwind"))
@@ -62,6 +63,9 @@ def test_staff_land_on_the_overview_with_attention_and_savings(
     html = client.get("/admin/").get_data(as_text=True)
     assert "1 failed change" in html
     assert "1 subscription ends within 60 days with auto-renew off" in html
+    est = html[html.index("Heading into the extended service term") :]
+    assert "Northwind Traders" in est and "Microsoft 365 Business Premium" in est
+    assert "(+3 %)" in est  # the price it will be billed at, said before it happens
     assert "50.50 a month" in html  # saved by the reconciliation in the last 30 days
 
 
