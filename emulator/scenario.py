@@ -130,7 +130,11 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
     created = _when(raw.get("created") or raw.get("term_start") or "+0d", now, where)
     term_start = _when(raw.get("term_start") or raw.get("created") or "+0d", now, where)
     tranches = [
-        Tranche(int(t["quantity"]), _when(t.get("added", "+0d"), now, where))
+        Tranche(
+            int(t["quantity"]),
+            _when(t.get("added", "+0d"), now, where),
+            refundable=bool(t.get("refundable", True)),
+        )
         for t in raw.get("tranches") or []
     ]
     if not tranches:
@@ -161,7 +165,7 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
         commitment_end=(
             _when(end, now, where).date() if end else commitment_end(term_start.date(), term)
         ),
-        cancel_until=None if trial else term_start + CANCELLATION_WINDOW,
+        cancel_until=_cancel_until(raw, trial, term_start, now, where),
         tranches=tranches,
         partner_id=raw.get("partner_id") or customer.reseller_id,
         order_id=raw.get("order_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"order:{sub_id}")),
@@ -176,6 +180,17 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
             f"after {end_of_term.BOUGHT_FROM} that ends on or after {end_of_term.ENDING_FROM}"
         )
     return sub
+
+
+def _cancel_until(
+    raw: dict[str, Any], trial: bool, term_start: datetime, now: datetime, where: str
+) -> datetime | None:
+    """`cancellable_until`: a date, or null for a subscription Partner Center does not let be
+    cancelled (a partial upgrade's); omitted: 7 days from the start of the term."""
+    if "cancellable_until" in raw:
+        value = raw["cancellable_until"]
+        return None if value is None else _when(value, now, where)
+    return None if trial else term_start + CANCELLATION_WINDOW
 
 
 def _end_of_term(raw: dict[str, Any], status: str, where: str) -> tuple[bool, str | None]:

@@ -161,6 +161,7 @@ class SubscriptionFacts:
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
     cancel_at_end: bool = False  # auto-renew off with "cancel at end of term" (not EST)
+    cancellation_allowed_until: datetime | None = None  # Partner Center's own date, if known
     product: str = ""  # the Entra SKU the subscription grants (the planner's grouping key)
     has_monthly_term: bool = True  # the offer is sold on a monthly term (EST pricing)
     monthly_term_price: Decimal | None = None  # that term's monthly seat price, when known
@@ -659,7 +660,10 @@ def check_remove_scheduled_changes(facts: SubscriptionFacts, now: datetime) -> D
 
 
 def cancellation_deadline(facts: SubscriptionFacts) -> datetime:
-    """Until when (exclusive) an NCE subscription can be cancelled: term start + 7 days."""
+    """Until when (exclusive) an NCE subscription can be cancelled: Partner Center's
+    cancellationAllowedUntilDate when known, else term start + 7 days."""
+    if facts.cancellation_allowed_until is not None:
+        return facts.cancellation_allowed_until
     return facts.term_start + WINDOW
 
 

@@ -43,6 +43,10 @@ class Subscription(db.Model):  # type: ignore[name-defined,misc]
     creation_date: Mapped[datetime] = mapped_column(UTCDateTime)
     term_start: Mapped[datetime] = mapped_column(UTCDateTime)
     commitment_end: Mapped[date] = mapped_column(Date)
+    # Partner Center's cancellationAllowedUntilDate (its word wins over the computed rule;
+    # a subscription it says cannot be cancelled, e.g. made by a partial upgrade, has the
+    # start of its term here, long passed).
+    cancellation_allowed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     reseller_pc_id: Mapped[str | None] = mapped_column(String(64))

@@ -187,6 +187,7 @@ def facts_of(sub: Subscription) -> nce.SubscriptionFacts:
         term_duration=sub.term_duration if sub.term_duration in ("P1M", "P1Y", "P3Y") else "P1Y",
         billing_cycle=sub.billing_cycle,
         cancel_at_end=sub.cancel_at_end,
+        cancellation_allowed_until=sub.cancellation_allowed_until,
         product=sub.sku_id or "",
     )
 

@@ -420,6 +420,7 @@ def _values(pc: PcSubscription, sku_id: str | None, assigned: int) -> dict[str, 
         "billing_cycle": pc.billing_cycle,
         "term_start": pc.effective_start,
         "commitment_end": pc.commitment_end,
+        "cancellation_allowed_until": _cancellable_until(pc),
         "reseller_pc_id": pc.partner_id,
         "etag": pc.etag,
         "scheduled_quantity": pc.scheduled_quantity,
@@ -428,9 +429,21 @@ def _values(pc: PcSubscription, sku_id: str | None, assigned: int) -> dict[str, 
     }
 
 
+def _cancellable_until(pc: PcSubscription) -> datetime | None:
+    """Until when Partner Center lets the subscription be cancelled: its own date; the start
+    of the term (passed) when it names none for a New Commerce subscription; else unknown."""
+    if pc.cancellation_allowed_until is not None:
+        return pc.cancellation_allowed_until
+    if pc.is_nce and not pc.is_trial and "cancellationAllowedUntilDate" in pc.raw:
+        return pc.effective_start
+    return None
+
+
 def _set_tranches(row: Subscription, pc: PcSubscription, now: datetime) -> None:
     """Rebuild the seat tranches: the refundable ones as Partner Center lists them, the rest
-    as one tranche added at the start of the term (its window long closed)."""
+    as one tranche added at the start of the term. When Partner Center listed refundable
+    seats, the rest are not refundable even on a young subscription: their tranche is dated
+    a window earlier, so its window is closed."""
     wanted: list[tuple[int, datetime, datetime]] = []
     open_total = 0
     for tranche in pc.refundable or ():
@@ -442,6 +455,8 @@ def _set_tranches(row: Subscription, pc: PcSubscription, now: datetime) -> None:
     rest = pc.quantity - open_total
     if rest > 0:
         start = pc.effective_start
+        if pc.refundable is not None and start + REFUND_WINDOW > now:
+            start -= REFUND_WINDOW  # Partner Center: these seats cannot be returned
         wanted.append((rest, start, start + REFUND_WINDOW))
     current = sorted((t.quantity, t.added_at, t.allowed_until) for t in row.tranches)
     if current == sorted(wanted):

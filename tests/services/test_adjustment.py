@@ -383,3 +383,51 @@ def test_with_faults_over_200_customers_every_plan_is_applied_once_or_reported_f
     assert all(count == 1 for count in applied.values()) and len(applied) == 197
     with app.app_context():
         assert db.session.query(AdjustmentRun).count() == 200
+
+
+def test_partner_centers_word_on_refunds_and_cancellation_wins_over_the_computed_rules(
+    app: Flask, emulator: Emulator
+) -> None:
+    """A young subscription whose seats Partner Center marks non-refundable, and one made by
+    a partial upgrade (no cancellation allowed): neither is reduced nor cancelled."""
+    from app.domain.roles import Role
+    from app.models import Subscription as Row
+    from app.services import license_rows
+
+    prepare(
+        app,
+        emulator,
+        [
+            customer(
+                "c-pc-word",
+                [
+                    sub(
+                        "young-fixed",
+                        E3,
+                        E3_SKU,
+                        "-2d",
+                        tranches=[{"quantity": 8, "added": "-2d", "refundable": False}],
+                    ),
+                    sub("upgraded", BB, BB_SKU, "-1d", quantity=4, cancellable_until=None),
+                ],
+                {E3_SKU: 5, BB_SKU: 0},
+            )
+        ],
+    )
+    with app.app_context():
+        row = db.session.scalar(select(Row).where(Row.pc_id == "young-fixed"))
+        assert row is not None
+        customer_row = db.session.get(Customer, row.customer_id)
+        assert customer_row is not None
+        view = license_rows.row(customer_row, Role.ADMIN, "young-fixed")
+        assert view.reducible_text.startswith("No seats can be reduced now")
+        upgraded = license_rows.row(customer_row, Role.ADMIN, "upgraded")
+        assert upgraded.sub.status == "active"
+        assert not upgraded.cancel.allowed  # Partner Center allows no cancellation
+        assert "7 days" in upgraded.cancel.reason
+    outcome = run(app, "c-pc-word")
+    state = pc(emulator)
+    assert state["young-fixed"]["quantity"] == 8  # no seat Partner Center would refuse
+    assert state["upgraded"]["status"] != "deleted"  # suspended, not cancelled
+    assert "cancel" not in [a["kind"] for a in outcome.actions]
+    assert outcome.state == "done"
