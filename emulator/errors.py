@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 # Partner Center codes (the "code" of the error body). Stable: tests and clients rely on them.
+# Where Partner Center documents a code for the same refusal (error-codes.md, and the example
+# responses of the pages), the emulator answers with it; the 8001xx codes below are the
+# emulator's own for rules whose documented code it has not matched (see emulator/README.md).
 INVALID_INPUT = 800002
 NOT_READY = 800082  # 409: a renewal (or an injected conflict) is in progress
 UNAUTHORIZED = 800401
@@ -13,7 +16,9 @@ PRECONDITION_FAILED = 800412
 TOO_MANY_REQUESTS = 800429
 SERVER_ERROR = 800500
 GATEWAY_TIMEOUT = 800504
-DECREASE_OUTSIDE_WINDOW = 800100
+# change-the-quantity-of-a-subscription.md, "Response example for new commerce license
+# reduction": 800090 "Subscription quantity cannot be decreased." (error-codes.md: 800090).
+DECREASE_OUTSIDE_WINDOW = 800090
 BELOW_ONE_SEAT = 800101
 BELOW_ASSIGNED = 800102
 CANCEL_OUTSIDE_WINDOW = 800103
@@ -28,7 +33,6 @@ ATTESTATION_REQUIRED = 800111
 RESELLER_NOT_AUTHORISED = 800112
 TRANSITION_NOT_ALLOWED = 800113
 UNKNOWN_CATALOG_ITEM = 800114
-CART_ALREADY_CHECKED_OUT = 800115
 EST_NOT_ELIGIBLE = 800116
 
 _GRAPH_CODES = {

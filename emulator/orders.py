@@ -137,7 +137,9 @@ def checkout(store: Store, customer: Customer, cart_id: str) -> dict[str, Any]:
     if cart is None or cart["customerId"] != customer.id:
         raise not_found(f"Cart {cart_id}")
     if cart["status"] != "Active":
-        raise refused(errors.CART_ALREADY_CHECKED_OUT, "The cart has already been checked out.")
+        # checkout-a-cart.md: checkout is idempotent; checking out a cart that was checked
+        # out successfully re-iterates the result of the first checkout.
+        return store.checkouts[cart_id]
     plan = [(line, catalogue.offer_for_item(line["catalogItemId"])) for line in cart["lineItems"]]
     _check_cart_rules(customer, [(line, item) for line, item in plan if item is not None])
     now = store.now()
@@ -176,7 +178,9 @@ def checkout(store: Store, customer: Customer, cart_id: str) -> dict[str, Any]:
         "attributes": {"objectType": "Order"},
     }
     store.record("CreateOrder", customer, "Order", order)
-    return {"orders": [order]}
+    result = {"orders": [order]}
+    store.checkouts[cart_id] = result
+    return result
 
 
 def _check_cart_rules(customer: Customer, plan: list[tuple[dict[str, Any], Offer]]) -> None:

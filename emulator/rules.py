@@ -236,6 +236,7 @@ def _check_quantity(
         if sub.nce and sub.quantity - quantity > reducible:
             raise refused(
                 errors.DECREASE_OUTSIDE_WINDOW,
+                "Subscription quantity cannot be decreased. "
                 f"Only {reducible} seat(s) were added within the last 7 days and can be "
                 "reduced now; schedule the rest of the decrease for renewal.",
             )

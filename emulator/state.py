@@ -42,6 +42,7 @@ class Store:
             self.by_reseller: dict[str, list[str]] = {}
             self.subscription_owner: dict[str, str] = {}
             self.carts: dict[str, dict[str, Any]] = {}
+            self.checkouts: dict[str, dict[str, Any]] = {}  # cart id -> CartCheckoutResult
             self.audit: list[dict[str, Any]] = []
             self.replays: dict[tuple[str, str, str], tuple[int, bytes, str]] = {}
             self._timeline: list[tuple[datetime, int, str, int, str]] = []

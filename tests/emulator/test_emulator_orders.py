@@ -90,11 +90,18 @@ def test_checkout_creates_subscriptions_in_one_order(
 
 
 def test_a_cart_is_checked_out_only_once(northwind_loaded: dict[str, Any], pc: Api) -> None:
+    """checkout-a-cart.md: checkout is idempotent; a second checkout of a cart checked out
+    successfully re-iterates the first result and buys nothing more."""
     cart = pc.post(f"{CUSTOMER}/carts", {"lineItems": [{"catalogItemId": item(BP), "quantity": 1}]})
     cart_id = cart.get_json()["id"]
     assert pc.get(f"{CUSTOMER}/carts/{cart_id}").get_json()["status"] == "Active"
-    assert pc.post(f"{CUSTOMER}/carts/{cart_id}/checkout").status_code == 201
-    assert refusal(pc.post(f"{CUSTOMER}/carts/{cart_id}/checkout")) == (400, 800115)
+    first = pc.post(f"{CUSTOMER}/carts/{cart_id}/checkout")
+    assert first.status_code == 201
+    assert pc.get(f"{CUSTOMER}/carts/{cart_id}").get_json()["status"] == "Ordered"
+    held = pc.get(f"{CUSTOMER}/subscriptions").get_json()["totalCount"]
+    second = pc.post(f"{CUSTOMER}/carts/{cart_id}/checkout")
+    assert second.status_code == 201 and second.get_json() == first.get_json()
+    assert pc.get(f"{CUSTOMER}/subscriptions").get_json()["totalCount"] == held
     assert refusal(pc.post(f"{CUSTOMER}/carts/unknown/checkout")) == (404, 800404)
 
 

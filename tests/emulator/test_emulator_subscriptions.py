@@ -176,7 +176,7 @@ def test_a_decrease_within_the_refundable_tranches_is_allowed(
 def test_a_decrease_beyond_the_refundable_tranches_is_refused(
     northwind_loaded: dict[str, Any], pc: Api
 ) -> None:
-    assert refusal(put(pc, quantity=9)) == (400, 800100)
+    assert refusal(put(pc, quantity=9)) == (400, 800090)
     assert fetch(pc)["quantity"] == 12
 
 
@@ -185,7 +185,7 @@ def test_a_decrease_is_refused_once_the_seven_days_have_passed(
 ) -> None:
     clock(advance="P4D")
     assert fetch(pc)["refundableQuantity"]["totalQuantity"] == 0
-    assert refusal(put(pc, quantity=11)) == (400, 800100)
+    assert refusal(put(pc, quantity=11)) == (400, 800090)
 
 
 def test_a_decrease_never_goes_below_one_seat(load: Load, pc: Api) -> None:
@@ -313,7 +313,7 @@ def test_a_replayed_refusal_is_replayed_too(northwind_loaded: dict[str, Any], pc
     headers = {"MS-RequestId": "refused-once"}
     first = pc.patch(SUB, {"quantity": 1, "autoRenewEnabled": True}, headers=headers)
     second = pc.patch(SUB, {"quantity": 1, "autoRenewEnabled": True}, headers=headers)
-    assert refusal(first) == refusal(second) == (400, 800100)
+    assert refusal(first) == refusal(second) == (400, 800090)
 
 
 def test_the_update_cap_refuses_further_updates(load: Load, pc: Api) -> None:
@@ -475,7 +475,7 @@ def test_resellers_are_listed_as_indirect_relationships(
 
 @pytest.mark.parametrize(
     ("changes", "code"),
-    [({"quantity": 9}, 800100), ({"quantity": 0}, 800101), ({"status": "deleted"}, 800103)],
+    [({"quantity": 9}, 800090), ({"quantity": 0}, 800101), ({"status": "deleted"}, 800103)],
 )
 def test_refusals_change_nothing(
     northwind_loaded: dict[str, Any], pc: Api, changes: dict[str, Any], code: int

@@ -250,7 +250,7 @@ def test_a_repeated_request_id_is_applied_once(pc: PartnerCenterClient, emulator
 @pytest.mark.parametrize(
     ("sub_id", "changes", "code"),
     [
-        ("bp", {"quantity": 9}, "800100"),  # beyond the refundable seats
+        ("bp", {"quantity": 9}, "800090"),  # beyond the refundable seats
         ("e3", {"quantity": 0}, "800101"),
         ("exo", {"quantity": 2}, "800102"),
         ("e3", {"status": "deleted"}, "800103"),
