@@ -8,6 +8,7 @@ Redis lock so two workers never work on one customer at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ from app.extensions import db
 from app.models import AdjustmentRun, ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
 from app.queue import enqueue
-from app.services import access, audit, licensing, locks, sync
+from app.services import access, audit, licensing, locks, offers, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.partner_center import PartnerCenterClient
@@ -97,6 +98,7 @@ def plan_for(customer: Customer, now: datetime) -> Plan:
         if sub.status == "active":
             key = sub.sku_id or sub.offer_id
             assigned[key] = assigned.get(key, 0) + sub.assigned
+    _keep_base_for_addons(subs, assigned)
     changing = set(
         db.session.scalars(
             select(Subscription.pc_id)
@@ -145,6 +147,25 @@ def preview_run(customer: Customer, run_id: int) -> AdjustmentRun:
     if record is None or record.customer_id != customer.id or not record.dry_run:
         raise NotFound(run_id)
     return record
+
+
+def _keep_base_for_addons(subs: Sequence[Subscription], assigned: dict[str, int]) -> None:
+    """An add-on and its base move together (rule 8): the qualifying base products keep at
+    least as many seats, together, as the customer has Copilot seats — counted as needed
+    seats, so the planner returns base seats only down to that floor."""
+    copilot, base = offers.copilot_seats(subs)
+    if not copilot:
+        return
+    slack = base - copilot
+    seats: dict[str, int] = {}
+    for sub in subs:
+        if sub.status == "active" and offers.is_copilot_base(sub.offer_id):
+            key = sub.sku_id or sub.offer_id
+            seats[key] = seats.get(key, 0) + sub.quantity
+    for key in sorted(seats):
+        cut = min(max(seats[key] - assigned.get(key, 0), 0), max(slack, 0))
+        slack -= cut
+        assigned[key] = max(assigned.get(key, 0), seats[key] - cut)
 
 
 def preview(

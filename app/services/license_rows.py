@@ -7,7 +7,7 @@ only reads. The same rules decide what a row offers and what a request is refuse
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain import nce
+from app.domain.addons import check_copilot_seats
 from app.domain.decision import Decision
 from app.domain.end_of_term import (
     EndOfTerm,
@@ -29,7 +30,7 @@ from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, Tranche
 from app.models._types import utcnow
 from app.models.licensing import OPEN_STATES
-from app.services import outbox
+from app.services import offers, outbox
 from app.services.licensing import KINDS, facts_of, subscription_of
 
 _TERMS = {"P1M": "Monthly term", "P1Y": "1-year term", "P3Y": "3-year term"}
@@ -52,6 +53,7 @@ class RowView:
     can_modify: bool
     can_admin: bool
     now: datetime
+    addon_limit: str = ""  # why "+1" is not offered on an add-on at its limit ("" = it is)
 
     @property
     def pending(self) -> bool:
@@ -132,11 +134,18 @@ def describe(
     *,
     change: ChangeRequest | None = None,
     now: datetime | None = None,
+    seats: tuple[int, int] | None = None,
 ) -> RowView:
-    """Everything the row needs: the rules decide what is offered (the same rules refuse)."""
+    """Everything the row needs: the rules decide what is offered (the same rules refuse).
+    `seats`: the customer's (Copilot, base) seats, for an add-on's limit."""
     now = now or utcnow()
     facts = facts_of(sub)
     limits = nce.quantity_limits(facts, now)
+    addon_limit = ""
+    if offers.is_copilot(sub.offer_id):
+        copilot, base = seats if seats is not None else customer_copilot_seats(sub.customer_id)
+        decision = check_copilot_seats(copilot + 1, base)
+        addon_limit = "" if decision.allowed else decision.reason
     return RowView(
         sub=sub,
         facts=facts,
@@ -149,7 +158,18 @@ def describe(
         can_modify=role >= Role.MODIFY and limits.can_increase,
         can_admin=role >= Role.ADMIN,
         now=now,
+        addon_limit=addon_limit,
     )
+
+
+def customer_copilot_seats(customer_id: int) -> tuple[int, int]:
+    """(Copilot seats, qualifying base seats) of the customer's active subscriptions."""
+    rows = db.session.execute(
+        select(Subscription.offer_id, Subscription.status, Subscription.quantity).where(
+            Subscription.customer_id == customer_id, Subscription.status == "active"
+        )
+    ).all()
+    return offers.copilot_seats(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +190,12 @@ class RowStamp:
     assigned: int
     unit_price: Decimal
     currency: str
+    offer_id: str = ""
+    depends_on: int = 0  # an add-on's row also depends on the customer's base seats
 
     @property
-    def key(self) -> tuple[int, int, datetime]:
-        return (self.subscription_id, self.version, self.synced_at)
+    def key(self) -> tuple[int, int, datetime, int]:
+        return (self.subscription_id, self.version, self.synced_at, self.depends_on)
 
     @property
     def free(self) -> int:
@@ -202,14 +224,20 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
         Subscription.assigned,
         Subscription.unit_price,
         Subscription.currency,
+        Subscription.offer_id,
     )
-    return [
+    stamps = [
         RowStamp(sub_id, pc_id, version, synced_at, open_changes.get(sub_id), *rest)
         for sub_id, pc_id, version, synced_at, *rest in db.session.execute(
             select(*columns)
             .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")
             .order_by(Subscription.offer_name, Subscription.creation_date, Subscription.id)
         )
+    ]
+    copilot, base = offers.copilot_seats(stamps)
+    return [
+        replace(stamp, depends_on=base - copilot) if offers.is_copilot(stamp.offer_id) else stamp
+        for stamp in stamps
     ]
 
 
@@ -238,7 +266,12 @@ def license_rows(customer: Customer, role: Role, only: Collection[int]) -> list[
         )
     }
     now = utcnow()
-    return [describe(s, role, change=open_changes.get(s.id), now=now) for s in subs]
+    seats = (
+        customer_copilot_seats(customer.id)
+        if any(offers.is_copilot(s.offer_id) for s in subs)
+        else None
+    )
+    return [describe(s, role, change=open_changes.get(s.id), now=now, seats=seats) for s in subs]
 
 
 def row(

@@ -19,14 +19,15 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain import nce
-from app.domain.decision import Decision, RuleViolation
+from app.domain.addons import check_copilot_seats
+from app.domain.decision import Decision, RuleViolation, refuse
 from app.domain.end_of_term import EndOfTerm, check_end_of_term, describe_end_of_term
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
 from app.models.licensing import OPEN_STATES
-from app.services import audit, outbox, sync
+from app.services import audit, offers, outbox, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import EtagMismatch, MicrosoftError
@@ -136,6 +137,36 @@ KINDS: dict[str, ChangeKind] = {
 }
 
 
+def _addon_limit(customer: Customer, sub: Subscription, quantity: int) -> Decision | None:
+    """Copilot seats never above the qualifying base seats (rule 8): a Copilot increase, or a
+    base decrease, that would break it is refused (reduce Copilot first)."""
+    if not (offers.is_copilot(sub.offer_id) or offers.is_copilot_base(sub.offer_id)):
+        return None
+    rows = db.session.execute(
+        select(Subscription.offer_id, Subscription.status, Subscription.quantity).where(
+            Subscription.customer_id == customer.id, Subscription.status == "active"
+        )
+    ).all()
+    copilot, base = offers.copilot_seats(rows)
+    delta = quantity - sub.quantity if sub.status == "active" else 0
+    if offers.is_copilot(sub.offer_id):
+        copilot += delta
+    else:
+        base += delta
+    growing_addon = offers.is_copilot(sub.offer_id) and delta > 0
+    shrinking_base = offers.is_copilot_base(sub.offer_id) and delta < 0
+    if not (growing_addon or shrinking_base) or copilot <= base:
+        return None
+    decision = check_copilot_seats(copilot, base)
+    if offers.is_copilot_base(sub.offer_id):
+        return refuse(
+            decision.code,
+            f"{copilot} Microsoft 365 Copilot seats need as many base licenses: reduce Copilot "
+            f"to {base} or fewer first.",
+        )
+    return decision
+
+
 def _check_suspend(facts: nce.SubscriptionFacts, choice: str, now: datetime) -> Decision:
     """Suspend, keeping the end-of-term choice asked for (the extended term only in scope)."""
     if choice == EndOfTerm.EST and not nce.est_applies(facts):
@@ -229,6 +260,8 @@ def request_change(
     if outbox.open_change(sub) is not None:
         raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
     decision = spec.decide(facts_of(sub), params, now)
+    if decision.allowed and kind == "quantity":
+        decision = _addon_limit(customer, sub, int(params["quantity"])) or decision
     if not decision.allowed:
         audit.record(
             f"change.{kind}",

@@ -42,7 +42,7 @@ PAGE_SIZE = 50  # rows a page shows; "Show more" adds the next 50
 _CSRF = f"csrf-{secrets.token_hex(16)}"
 _KEY = f"key-{secrets.token_hex(16)}"
 
-StampKey = tuple[tuple[int, int, datetime], Role]
+StampKey = tuple[tuple[int, int, datetime, int], Role]
 
 
 class KeptRow(NamedTuple):
@@ -190,6 +190,7 @@ def _rows(
         else:
             shown[stamp.subscription_id] = hit
     if missing:
+        stamps_by_id = {stamp.subscription_id: stamp for stamp in stamps}
         template = current_app.jinja_env.get_template("portal/_subscription_row.html")
         context: dict[str, Any] = {
             "company": company,
@@ -210,8 +211,7 @@ def _rows(
             )
             shown[view.sub.id] = row
             if not view.pending and view.sub.pc_id != open_row:
-                key = (view.sub.id, view.sub.version, view.sub.synced_at)
-                cache.put((key, role), row)
+                cache.put((stamps_by_id[view.sub.id].key, role), row)
     return stamps, shown
 
 

@@ -431,3 +431,27 @@ def test_partner_centers_word_on_refunds_and_cancellation_wins_over_the_computed
     assert state["upgraded"]["status"] != "deleted"  # suspended, not cancelled
     assert "cancel" not in [a["kind"] for a in outcome.actions]
     assert outcome.state == "done"
+
+
+COPILOT, COPILOT_SKU = "CFQ7TTC0MM8R:0001", "639dec6b-bb19-468b-871c-c5c441c4b0cb"
+
+
+def test_base_seats_are_never_returned_below_the_copilot_seats(
+    app: Flask, emulator: Emulator
+) -> None:
+    """An add-on and its base move together: E3 keeps at least the 8 Copilot seats."""
+    outcome, state = run_case(
+        app,
+        emulator,
+        "c-copilot",
+        [
+            sub("e3", E3, E3_SKU, "-2d", quantity=10),
+            sub("copilot", COPILOT, COPILOT_SKU, "-100d", quantity=8),
+        ],
+        {E3_SKU: 3, COPILOT_SKU: 8},
+    )
+    assert state["e3"]["quantity"] == 8  # 2 returned, not 7
+    assert state["copilot"]["quantity"] == 8
+    assert [
+        (a["subscription"], a["kind"]) for a in outcome.actions if a["kind"] != "left_alone"
+    ] == [("e3", "reduce_now")]

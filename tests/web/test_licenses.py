@@ -405,3 +405,46 @@ def test_rows_kept_from_an_earlier_page_follow_changes_and_get_fresh_keys(
         headers={"HX-Request": "true"},
     )
     assert "Updating: Change seats from 14 to 15" in answer.get_data(as_text=True)
+
+
+def test_copilot_is_not_offered_or_accepted_above_its_base_and_the_base_not_below_it(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+) -> None:
+    from app.services import sync
+
+    bp, copilot = "CFQ7TTC0LH18:0001", "CFQ7TTC0MM8R:0001"
+    emulator.load(
+        {
+            "customers": [
+                {
+                    "id": "cust-addon",
+                    "name": "Add-on Ltd",
+                    "tenant_id": "tenant-addon",
+                    "subscriptions": [
+                        {"id": "a-bp", "offer_id": bp, "created": "-3d", "quantity": 5},
+                        {"id": "a-cop", "offer_id": copilot, "created": "-3d", "quantity": 5},
+                    ],
+                }
+            ]
+        }
+    )
+    with app.app_context():
+        assert sync.sync_all(with_users=False).failed == {}
+    pat = signed_in(app, oidc_provider, "pat@partner.example")
+    page = pat.get("/c/cust-addon/licenses").get_data(as_text=True)
+    row = page[page.index('id="sub-a-cop"') :]
+    row = row[: row.index("</tr>")]
+    assert "Add one seat" not in row and "at most 5 seats" in row
+    more = pat.post(
+        "/c/cust-addon/subscriptions/a-cop/quantity",
+        data={**form_values(page, "a-cop"), "quantity": "6"},
+        headers={"HX-Request": "true"},
+    )
+    assert more.status_code == 422 and "at most 5 seats" in more.get_data(as_text=True)
+    fewer = pat.post(
+        "/c/cust-addon/subscriptions/a-bp/quantity",
+        data={**form_values(page, "a-bp"), "quantity": "4"},
+        headers={"HX-Request": "true"},
+    )
+    assert fewer.status_code == 422 and "reduce Copilot" in fewer.get_data(as_text=True)
+    assert not patches(emulator)  # refused here: nothing reached Partner Center
