@@ -38,8 +38,7 @@ class Offer:
     @property
     def availability_id(self) -> str:
         """A stable availability id derived from the offer."""
-        digest = hashlib.sha1(self.key.encode(), usedforsecurity=False).digest()
-        return base64.b32encode(digest).decode()[:12]
+        return availability_for(self.key)
 
     @property
     def catalog_item_id(self) -> str:
@@ -50,6 +49,25 @@ class Offer:
     def is_trial(self) -> bool:
         """Whether this offer is a trial."""
         return self.trial_of is not None
+
+
+def availability_for(key: str) -> str:
+    """The stable availability id the emulator gives ``productId:skuId``."""
+    digest = hashlib.sha1(key.encode(), usedforsecurity=False).digest()
+    return base64.b32encode(digest).decode()[:12]
+
+
+def catalog_item_id(offer_key: str) -> str:
+    """The ``product:sku:availability`` id of a subscription's offer: Partner Center's
+    ``offerId`` for new commerce (get-a-subscription-by-id.md). Offers outside the catalogue
+    get the same derived availability; an id without ``product:sku`` form is kept as it is."""
+    item = offer(offer_key)
+    if item is not None:
+        return item.catalog_item_id
+    parts = offer_key.split(":")
+    if len(parts) == 2 and all(parts):
+        return f"{offer_key}:{availability_for(offer_key)}"
+    return offer_key
 
 
 BASIC = "CFQ7TTC0LHSV:0001"

@@ -287,6 +287,15 @@ def list_availabilities(product_id: str, sku_id: str) -> ResponseReturnValue:
     return jsonify(collection([catalogue.availability_json(item)], uri))
 
 
+@bp.get("/products/<product_id>/skus/<sku_id>/availabilities/<availability_id>")
+def get_availability(product_id: str, sku_id: str, availability_id: str) -> ResponseReturnValue:
+    """One availability (get-an-availability-by-id.md), as a subscription's links name it."""
+    item = _sku(product_id, sku_id)
+    if availability_id != item.availability_id:
+        raise not_found(f"Availability {product_id}:{sku_id}:{availability_id}")
+    return jsonify(catalogue.availability_json(item))
+
+
 @bp.get("/auditrecords")
 def audit_records() -> ResponseReturnValue:
     """Audit records, optionally between ``startDate`` and ``endDate``."""

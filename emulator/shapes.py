@@ -9,6 +9,8 @@ from emulator import catalogue, end_of_term
 from emulator.clock import iso, iso_day
 from emulator.model import Customer, Subscription
 
+PUBLISHER = "Microsoft Corporation"  # get-a-subscription-by-id.md (new commerce example)
+
 
 def link(uri: str, headers: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """A Partner Center link object."""
@@ -47,10 +49,12 @@ def refundable_json(sub: Subscription, now: datetime) -> dict[str, Any]:
 def subscription_json(sub: Subscription, now: datetime, by_id: bool = True) -> dict[str, Any]:
     """A subscription as Partner Center returns it (``refundableQuantity`` on GET by id)."""
     uri = f"/customers/{sub.customer_id}/subscriptions/{sub.id}"
+    offer_id = catalogue.catalog_item_id(sub.offer_id)
+    product_type = "OnlineServicesNCE" if sub.nce else "OnlineServices"
     body: dict[str, Any] = {
         "id": sub.id,
         "entitlementId": sub.id,
-        "offerId": sub.offer_id,
+        "offerId": offer_id,
         "offerName": sub.offer_name,
         "friendlyName": sub.friendly_name,
         "quantity": sub.quantity,
@@ -59,6 +63,7 @@ def subscription_json(sub: Subscription, now: datetime, by_id: bool = True) -> d
         "creationDate": iso(sub.created),
         "effectiveStartDate": iso_day(sub.effective_start),
         "commitmentEndDate": iso_day(sub.commitment_end),
+        "commitmentEndDateTime": f"{sub.commitment_end.isoformat()}T23:59:59Z",
         "cancellationAllowedUntilDate": iso(sub.cancel_until) if sub.cancel_until else None,
         "status": sub.status,
         "autoRenewEnabled": sub.auto_renew,
@@ -66,22 +71,58 @@ def subscription_json(sub: Subscription, now: datetime, by_id: bool = True) -> d
         "billingType": "license",
         "billingCycle": sub.billing_cycle,
         "termDuration": sub.term,
+        "renewalTermDuration": _renewal_term(sub),
         "isMicrosoftProduct": True,
+        "publisherName": PUBLISHER,
         "partnerId": sub.partner_id or "",
+        "attentionNeeded": False,
+        "actionTaken": False,
         "contractType": "subscription",
         "orderId": sub.order_id,
-        "productType": {"id": "OnlineServicesNCE" if sub.nce else "OnlineServices"},
+        "productType": {"id": product_type, "displayName": product_type},
         "suspensionReasons": list(sub.suspension_reasons),
-        "refundOptions": [],
+        "refundOptions": _refund_options(sub, now),
         "scheduledNextTermInstructions": sub.scheduled,
         end_of_term.SCHEDULED_ACTIONS: end_of_term.actions_json(sub),
         end_of_term.EST_FIELD: end_of_term.est_json(sub),
-        "links": {"self": link(uri)},
+        "links": {**_catalogue_links(offer_id), "self": link(uri)},
         "attributes": {"etag": sub.etag, "objectType": "Subscription"},
     }
     if by_id:
         body["refundableQuantity"] = refundable_json(sub, now)
     return body
+
+
+def _renewal_term(sub: Subscription) -> str:
+    """``renewalTermDuration``: the term scheduled for the next renewal, else "" (as both
+    documented examples show it; get-a-subscription-by-id.md, get-all-of-a-customer-s-
+    subscriptions.md)."""
+    product = (sub.scheduled or {}).get("product") or {}
+    term = product.get("termDuration")
+    return term if isinstance(term, str) else ""
+
+
+def _refund_options(sub: Subscription, now: datetime) -> list[dict[str, str]]:
+    """``refundOptions``: a full refund until the cancellation window closes
+    (get-a-subscription-by-id.md, "Response example for a new commerce subscription")."""
+    if sub.cancel_until is None or now >= sub.cancel_until or sub.status != "active":
+        return []
+    return [{"type": "Full", "expiresAt": iso(sub.cancel_until)}]
+
+
+def _catalogue_links(offer_id: str) -> dict[str, Any]:
+    """``links.product/sku/availability`` of a new-commerce subscription."""
+    parts = offer_id.split(":")
+    if len(parts) != 3:
+        return {}
+    product, sku, availability = parts
+    country = f"?country={catalogue.COUNTRY}"
+    base = f"/products/{product}"
+    return {
+        "product": link(f"{base}{country}"),
+        "sku": link(f"{base}/skus/{sku}{country}"),
+        "availability": link(f"{base}/skus/{sku}/availabilities/{availability}{country}"),
+    }
 
 
 def customer_json(customer: Customer) -> dict[str, Any]:

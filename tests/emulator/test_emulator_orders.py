@@ -77,7 +77,7 @@ def test_checkout_creates_subscriptions_in_one_order(
     new_id = order["lineItems"][0]["subscriptionId"]
     sub = pc.get(f"{CUSTOMER}/subscriptions/{new_id}").get_json()
     assert (sub["offerId"], sub["quantity"], sub["status"], sub["autoRenewEnabled"]) == (
-        catalogue.E5,
+        item(catalogue.E5),
         3,
         "active",
         True,
@@ -251,7 +251,7 @@ def test_a_full_upgrade_keeps_the_subscription_id_and_moves_the_licenses(
     assert response.get_json()["toSubscriptionId"] == "sub-1"
     sub = pc.get(SUB).get_json()
     assert (sub["offerId"], sub["quantity"], sub["commitmentEndDate"]) == (
-        catalogue.E5,
+        item(catalogue.E5),
         12,
         "2026-01-28T00:00:00Z",
     )
@@ -275,7 +275,7 @@ def test_a_partial_upgrade_creates_a_co_terminous_subscription(
     source = pc.get(SUB).get_json()
     target = pc.get(f"{CUSTOMER}/subscriptions/{new_id}").get_json()
     assert source["quantity"] == 8
-    assert (target["offerId"], target["quantity"]) == (catalogue.E3, 4)
+    assert (target["offerId"], target["quantity"]) == (item(catalogue.E3), 4)
     assert target["commitmentEndDate"] == source["commitmentEndDate"]
     assert target["cancellationAllowedUntilDate"] is None
 

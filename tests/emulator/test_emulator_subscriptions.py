@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 from flask.testing import FlaskClient
 
+from emulator.catalogue import catalog_item_id
 from tests.emulator.helpers import BP, SKU_BP, TENANT, Api, northwind
 
 Load = Callable[[dict[str, Any]], dict[str, Any]]
@@ -135,7 +136,11 @@ def test_a_subscription_carries_the_partner_center_fields(
         "scheduledNextTermInstructions",
         "attributes",
     } <= sub.keys()
-    assert sub["offerId"] == BP and sub["quantity"] == 12 and sub["partnerId"] == "res-1"
+    assert (
+        sub["offerId"] == catalog_item_id(BP)
+        and sub["quantity"] == 12
+        and sub["partnerId"] == "res-1"
+    )
     assert sub["refundableQuantity"] == {
         "totalQuantity": 2,
         "details": [{"quantity": 2, "allowedUntilDateTime": "2025-03-14T12:00:00Z"}],
@@ -366,7 +371,7 @@ def test_a_scheduled_upgrade_changes_the_offer_at_renewal(
     clock(advance="P2D")
     sub = fetch(pc)
     assert (sub["offerId"], sub["offerName"], sub["termDuration"], sub["quantity"]) == (
-        "CFQ7TTC0LFLX:0001",
+        catalog_item_id("CFQ7TTC0LFLX:0001"),
         "Microsoft 365 E3",
         "P1M",
         12,
@@ -406,7 +411,7 @@ def test_a_trial_with_auto_renew_converts_to_paid_after_one_month(
     clock(advance="P1M")
     sub = fetch(pc)
     assert sub["isTrial"] is False
-    assert sub["offerId"] == BP
+    assert sub["offerId"] == catalog_item_id(BP)
     assert sub["quantity"] == 25
     assert sub["termDuration"] == "P1Y"
     assert sub["refundableQuantity"]["totalQuantity"] == 25

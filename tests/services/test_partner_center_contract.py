@@ -143,6 +143,19 @@ def test_get_by_id_carries_refundable_seats_and_the_list_does_not(pc: PartnerCen
     assert pc.customer("c").tenant_id == TENANT
 
 
+def test_the_offer_key_is_product_and_sku_of_the_documented_offer_id(
+    pc: PartnerCenterClient,
+) -> None:
+    """get-a-subscription-by-id.md: a new-commerce `offerId` is `product:sku:availability`;
+    the client keys offers by `product:sku` and keeps the full id for whole-object PATCHes."""
+    one = pc.subscription("c", "bp")
+    product, sku, availability = one.raw["offerId"].split(":")
+    assert (one.offer_id, one.product_id, one.sku) == (BP, product, sku) and availability
+    assert {s.offer_id for s in pc.subscriptions("c")} == {BP, E3, EMS_E3, EXO}
+    pc.update_subscription("c", "bp", {"quantity": 13}, request_id=rid())
+    assert pc.subscription("c", "bp").raw["offerId"] == one.raw["offerId"]
+
+
 def test_a_partial_patch_turns_auto_renew_off_and_the_whole_object_update_does_not(
     pc: PartnerCenterClient,
 ) -> None:

@@ -92,7 +92,7 @@ class PcSubscription:
     """A subscription as Partner Center returns it; `raw` is kept for whole-object PATCHes."""
 
     id: str
-    offer_id: str
+    offer_id: str  # `product:sku` (see offer_key); the full `offerId` stays in `raw`
     offer_name: str
     friendly_name: str | None
     quantity: int
@@ -592,13 +592,21 @@ def _customer(item: dict[str, Any]) -> PcCustomer:
     )
 
 
+def offer_key(offer_id: str) -> str:
+    """Seatwise's offer key, `product:sku`, from a subscription's `offerId`. New commerce
+    answers `product:sku:availability` (get-a-subscription-by-id.md); the availability changes
+    with the catalogue and is not part of the offer's identity here. Other ids are kept."""
+    parts = offer_id.split(":")
+    return ":".join(parts[:2]) if len(parts) == 3 else offer_id
+
+
 def _subscription(item: dict[str, Any]) -> PcSubscription:
     refundable = item.get("refundableQuantity")
     scheduled = item.get("scheduledNextTermInstructions") or None
     product_type = (item.get("productType") or {}).get("id", "")
     return PcSubscription(
         id=item["id"],
-        offer_id=item["offerId"],
+        offer_id=offer_key(item["offerId"]),
         offer_name=item.get("offerName") or item["offerId"],
         friendly_name=item.get("friendlyName") or None,
         quantity=int(item["quantity"]),
