@@ -205,7 +205,27 @@ class RowStamp:
 
 def row_stamps(customer: Customer) -> list[RowStamp]:
     """The license page's subscriptions in page order, as stamps (two small queries)."""
-    open_changes = dict(
+    return with_open_changes(subscription_stamps(customer), open_changes(customer))
+
+
+def stamps_version(customer: Customer) -> tuple[int, int, datetime | None, int]:
+    """What changes whenever any stamp of the customer changes (one aggregate query): every
+    write to a subscription raises its version, every sync sets synced_at, and a new or
+    removed subscription changes the count or the largest id."""
+    count, versions, synced, last = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Subscription.version), 0),
+            func.max(Subscription.synced_at),
+            func.coalesce(func.max(Subscription.id), 0),
+        ).where(Subscription.customer_id == customer.id)
+    ).one()
+    return int(count), int(versions), synced, int(last)
+
+
+def open_changes(customer: Customer) -> dict[int, int]:
+    """The change being applied to each subscription of the customer that has one."""
+    return dict(
         db.session.execute(
             select(ChangeRequest.subscription_id, ChangeRequest.id).where(
                 ChangeRequest.customer_id == customer.id,
@@ -213,6 +233,20 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
             )
         ).all()
     )
+
+
+def with_open_changes(stamps: list[RowStamp], changes: dict[int, int]) -> list[RowStamp]:
+    """The stamps with the changes in flight set (the same list when there are none)."""
+    if not changes:
+        return stamps
+    return [
+        replace(s, open_change_id=changes[s.subscription_id]) if s.subscription_id in changes else s
+        for s in stamps
+    ]
+
+
+def subscription_stamps(customer: Customer) -> list[RowStamp]:
+    """The stamps of the customer's subscriptions in page order, without changes in flight."""
     columns = (
         Subscription.id,
         Subscription.pc_id,
@@ -227,7 +261,7 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
         Subscription.offer_id,
     )
     stamps = [
-        RowStamp(sub_id, pc_id, version, synced_at, open_changes.get(sub_id), *rest)
+        RowStamp(sub_id, pc_id, version, synced_at, None, *rest)
         for sub_id, pc_id, version, synced_at, *rest in db.session.execute(
             select(*columns)
             .where(Subscription.customer_id == customer.id, Subscription.status != "deleted")

@@ -36,6 +36,7 @@ from app.services import license_rows, paging
 
 ROW_SECONDS = 300  # an upper bound on how long a rendered row is kept, whatever the rules say
 ROWS_KEPT = 5_000  # rows per worker process (about 2 KB each)
+CUSTOMERS_KEPT = 200  # customers whose stamps a worker process keeps
 PAGE_SIZE = 50  # rows a page shows; "Show more" adds the next 50
 
 # Markers no subscription's data can contain: a secret of this process.
@@ -78,6 +79,43 @@ class RowCache:
             self._rows.move_to_end(key)
             while len(self._rows) > self._size:
                 self._rows.popitem(last=False)
+
+
+class StampCache:
+    """The last stamps read of each customer, with the version they were read at (one
+    aggregate query tells whether they still hold; a worker's threads share it)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[tuple[object, ...], list[license_rows.RowStamp]]] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, customer_id: int, version: tuple[object, ...]
+    ) -> list[license_rows.RowStamp] | None:
+        with self._lock:
+            kept = self._kept.get(customer_id)
+        return kept[1] if kept is not None and kept[0] == version else None
+
+    def put(
+        self, customer_id: int, version: tuple[object, ...], stamps: list[license_rows.RowStamp]
+    ) -> None:
+        with self._lock:
+            if len(self._kept) >= CUSTOMERS_KEPT:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[customer_id] = (version, stamps)
+
+
+def _stamps(company: Customer) -> list[license_rows.RowStamp]:
+    """The customer's subscription stamps, read again only when something changed."""
+    kept: StampCache | None = current_app.extensions.get("seatwise.license_stamps")
+    if kept is None:
+        kept = current_app.extensions.setdefault("seatwise.license_stamps", StampCache())
+    version = license_rows.stamps_version(company)
+    stamps = kept.get(company.id, version)
+    if stamps is None:
+        stamps = license_rows.subscription_stamps(company)
+        kept.put(company.id, version, stamps)
+    return stamps
 
 
 def _cache() -> RowCache:
@@ -181,7 +219,7 @@ def _rows(
     cache = _cache()
     shown: dict[int, KeptRow] = {}
     missing: list[int] = []
-    stamps = license_rows.row_stamps(company)
+    stamps = license_rows.with_open_changes(_stamps(company), license_rows.open_changes(company))
     for stamp in stamps:
         kept = stamp.open_change_id is None and stamp.pc_id != open_row  # never the open panel
         hit = cache.get((stamp.key, role), now) if kept else None
