@@ -58,9 +58,9 @@ def complete_renewal(store: Store, sub: Subscription, at: datetime) -> None:
     quantity, custom_end = apply_instructions(sub)
     start_term(store, sub, at, start_day, quantity, custom_end)
     store.record(
-        "RenewSubscription",
+        "renew_subscription",
         store.customers[sub.customer_id],
-        "Subscription",
+        "subscription",
         subscription_json(sub, at),
         old,
         at,
@@ -79,9 +79,9 @@ def convert_trial(store: Store, sub: Subscription, at: datetime) -> None:
     quantity, custom_end = apply_instructions(sub)
     start_term(store, sub, at, at.date(), quantity, custom_end)
     store.record(
-        "ConvertTrialSubscription",
+        "convert_trial_subscription",
         store.customers[sub.customer_id],
-        "Subscription",
+        "subscription",
         subscription_json(sub, at),
         old,
         at,
@@ -113,9 +113,9 @@ def extend_service(store: Store, sub: Subscription, at: datetime) -> None:
     store.schedule(sub, sub.renew_at, "term_end")
     price = end_of_term.current_price(sub)
     store.record(
-        "StartExtendedServiceTerm" if first else "RenewExtendedServiceTerm",
+        "start_extended_service_term" if first else "renew_extended_service_term",
         store.customers[sub.customer_id],
-        "Subscription",
+        "subscription",
         subscription_json(sub, at),
         old,
         at,
@@ -151,9 +151,9 @@ def cancel_at_term_end(store: Store, sub: Subscription, at: datetime) -> None:
     sub.ended_at_term_end = True
     sub.touch()
     store.record(
-        "CancelSubscriptionAtTermEnd",
+        "cancel_subscription_at_term_end",
         store.customers[sub.customer_id],
-        "Subscription",
+        "subscription",
         subscription_json(sub, at),
         old,
         at,
@@ -168,9 +168,9 @@ def expire(store: Store, sub: Subscription, at: datetime) -> None:
     sub.scheduled = None
     sub.touch()
     store.record(
-        "ExpireSubscription",
+        "expire_subscription",
         store.customers[sub.customer_id],
-        "Subscription",
+        "subscription",
         subscription_json(sub, at),
         old,
         at,

@@ -177,7 +177,7 @@ def checkout(store: Store, customer: Customer, cart_id: str) -> dict[str, Any]:
         "links": {"self": link(f"/customers/{customer.id}/orders/{order_id}")},
         "attributes": {"objectType": "Order"},
     }
-    store.record("CreateOrder", customer, "Order", order)
+    store.record("create_order", customer, "order", order)
     result = {"orders": [order]}
     store.checkouts[cart_id] = result
     return result
@@ -365,7 +365,7 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
         "creationDate": iso(now),
         "attributes": {"objectType": "Transition"},
     }
-    store.record("UpgradeSubscription", customer, "Subscription", subscription_json(sub, now), old)
+    store.record("upgrade_subscription", customer, "subscription", subscription_json(sub, now), old)
     return result
 
 

@@ -316,14 +316,17 @@ def audit_records() -> ResponseReturnValue:
 
 @bp.get("/relationships")
 def relationships() -> ResponseReturnValue:
-    """The partner's indirect resellers (``IsIndirectCloudSolutionProviderOf``)."""
+    """The partner's indirect resellers (``?relationship_type=IsIndirectCloudSolutionProviderOf``;
+    items spell it ``is_indirect_cloud_solution_provider_of``, retrieve-a-list-of-indirect-
+    resellers.md)."""
     items = [
         {
             "id": reseller.id,
             "name": reseller.name,
-            "relationshipType": "IsIndirectCloudSolutionProviderOf",
+            "relationshipType": "is_indirect_cloud_solution_provider_of",
             "state": "Active" if reseller.authorised else "Inactive",
             "mpnId": reseller.mpn_id,
+            "location": catalogue.COUNTRY,
             "attributes": {"objectType": "PartnerRelationship"},
         }
         for reseller in _store().resellers.values()

@@ -205,8 +205,15 @@ def patch_subscription(
     sub.term_end_action = term_end_action
     sub.update_count += 1
     sub.touch()
-    operation = "CancelSubscription" if status == "deleted" else "UpdateSubscription"
-    store.record(operation, customer, "Subscription", subscription_json(sub, now), old, data=refund)
+    # auditing-resources.md: a PATCH, cancellation included, is an `update_subscription`.
+    store.record(
+        "update_subscription",
+        customer,
+        "subscription",
+        subscription_json(sub, now),
+        old,
+        data=refund,
+    )
 
 
 def _term_end_action(sub: Subscription, action: str | None, renews: bool) -> str | None:

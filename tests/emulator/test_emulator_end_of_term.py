@@ -93,7 +93,7 @@ def test_auto_renew_off_without_a_choice_goes_into_a_paid_extended_service_term(
         "previousTermDuration": "P1Y",
     }
     assert units(pc) == {"active": 12, "suspended": 0}  # the service continues
-    (started,) = audit(pc, "StartExtendedServiceTerm")
+    (started,) = audit(pc, "start_extended_service_term")
     assert data(started)["UnitPrice"] == "22.66" and data(started)["Quantity"] == "12"
 
     clock(advance="P1M")  # it goes on, month after month, billed each time
@@ -101,7 +101,7 @@ def test_auto_renew_off_without_a_choice_goes_into_a_paid_extended_service_term(
     assert sub["status"] == "active"
     assert sub["commitmentEndDate"] == "2026-08-03T00:00:00Z"
     assert sub["extendedServiceTerm"]["startDate"] == "2026-06-04T00:00:00Z"
-    assert [data(r)["BillingPeriodEnd"] for r in audit(pc, "RenewExtendedServiceTerm")] == [
+    assert [data(r)["BillingPeriodEnd"] for r in audit(pc, "renew_extended_service_term")] == [
         "2026-08-03"
     ]
 
@@ -136,7 +136,7 @@ def test_cancel_at_end_of_term_ends_the_service_for_good(load: Load, pc: Api, cl
     response = put(pc, autoRenewEnabled=False, scheduledActions=CANCEL)
     assert response.status_code == 200
     assert response.get_json()["scheduledActions"] == CANCEL
-    (update,) = audit(pc, "UpdateSubscription")
+    (update,) = audit(pc, "update_subscription")
     assert json.loads(update["resourceNewValue"])["scheduledActions"] == CANCEL
     assert json.loads(update["resourceOldValue"])["scheduledActions"] == RENEW
 
@@ -146,7 +146,7 @@ def test_cancel_at_end_of_term_ends_the_service_for_good(load: Load, pc: Api, cl
     assert sub["scheduledActions"] == []
     assert sub["extendedServiceTerm"] is None
     assert units(pc) == {"active": 0, "suspended": 0}
-    assert len(audit(pc, "CancelSubscriptionAtTermEnd")) == 1
+    assert len(audit(pc, "cancel_subscription_at_term_end")) == 1
 
     refused = put(pc, status="active", autoRenewEnabled=True)
     assert refused.status_code == 400
@@ -169,7 +169,7 @@ def test_subscriptions_outside_est_scope_keep_the_grace_period(
     sub = fetch(pc)
     assert sub["status"] == "expired"
     assert sub["extendedServiceTerm"] is None
-    assert len(audit(pc, "ExpireSubscription")) == 1
+    assert len(audit(pc, "expire_subscription")) == 1
 
 
 def test_a_term_ending_before_2026_05_04_still_expires(load: Load, pc: Api, clock: Clock) -> None:
@@ -192,7 +192,9 @@ def test_an_est_can_be_cancelled_any_time_with_prorated_billing(
     response = put(pc, status="deleted")
     assert response.status_code == 200
     assert response.get_json()["status"] == "deleted"
-    (cancel,) = audit(pc, "CancelSubscription")
+    # A cancellation is a PATCH: audited as `update_subscription` (auditing-resources.md).
+    (cancel,) = audit(pc, "update_subscription")
+    assert json.loads(cancel["resourceNewValue"])["status"] == "deleted"
     # 19 unused days (06-15 .. 07-03) of a 30-day month, 12 seats at 22.66.
     assert data(cancel)["ProratedRefund"] == f"{22.66 * 12 * 19 / 30:.2f}"
 
@@ -262,7 +264,7 @@ def test_turning_auto_renew_back_on_leaves_est_at_the_end_of_the_month(
     assert sub["extendedServiceTerm"] is None
     assert (sub["termDuration"], sub["effectiveStartDate"]) == ("P1Y", "2026-07-04T00:00:00Z")
     assert sub["commitmentEndDate"] == "2027-07-03T00:00:00Z"
-    assert len(audit(pc, "RenewSubscription")) == 1
+    assert len(audit(pc, "renew_subscription")) == 1
 
 
 def test_an_unchanged_whole_object_patch_keeps_the_etag(load: Load, pc: Api, clock: Clock) -> None:

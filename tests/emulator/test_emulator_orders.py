@@ -86,7 +86,7 @@ def test_checkout_creates_subscriptions_in_one_order(
     assert sub["commitmentEndDate"] == "2026-03-09T00:00:00Z"
     assert sub["partnerId"] == "res-1"
     records = pc.get("/v1/auditrecords").get_json()["items"]
-    assert records[-1]["operationType"] == "CreateOrder"
+    assert (records[-1]["operationType"], records[-1]["resourceType"]) == ("create_order", "order")
 
 
 def test_a_cart_is_checked_out_only_once(northwind_loaded: dict[str, Any], pc: Api) -> None:

@@ -463,7 +463,8 @@ def test_audit_records_list_recent_changes(
     clock(advance="P1D")
     put(pc, friendlyName="Renamed")
     records = pc.get("/v1/auditrecords").get_json()["items"]
-    assert [r["operationType"] for r in records] == ["UpdateSubscription", "UpdateSubscription"]
+    assert [r["operationType"] for r in records] == ["update_subscription", "update_subscription"]
+    assert {r["resourceType"] for r in records} == {"subscription"}
     assert records[0]["customerId"] == "cust-1"
     assert json.loads(records[0]["resourceNewValue"])["quantity"] == 13
     recent = pc.get("/v1/auditrecords?startDate=2025-03-11T00:00:00Z").get_json()["items"]
