@@ -90,7 +90,10 @@ def list_customers() -> ResponseReturnValue:
         offset = int(state["offset"])
     except (KeyError, TypeError, ValueError) as exc:
         raise invalid("size must be a positive integer.") from exc
-    if size < 1 or offset < 0:
+    if size == 0:
+        # get-customers-of-an-indirect-reseller.md asks with size=0: the default page size.
+        size = DEFAULT_PAGE_SIZE
+    if size < 0 or offset < 0:
         raise invalid("size must be a positive integer.")
     ids = _filtered(store, state.get("filter"))
     page = [customer_json(store.customers[cid]) for cid in ids[offset : offset + size]]
@@ -109,7 +112,7 @@ def list_customers() -> ResponseReturnValue:
 @bp.get("/customers/<customer_id>")
 def get_customer(customer_id: str) -> ResponseReturnValue:
     """One customer."""
-    return jsonify(customer_json(_store().customer(customer_id)))
+    return jsonify(customer_json(_store().customer(customer_id), by_id=True))
 
 
 @bp.get("/customers/<customer_id>/subscriptions")

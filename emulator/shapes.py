@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,14 @@ from emulator import catalogue, end_of_term
 from emulator.clock import iso, iso_day
 from emulator.model import Customer, Subscription
 
+PLACEHOLDER_ADDRESS = {
+    "country": catalogue.COUNTRY,
+    "region": "WA",
+    "city": "Redmond",
+    "addressLine1": "1 Main Street",
+    "postalCode": "98052",
+    "phoneNumber": "4255550100",
+}
 PUBLISHER = "Microsoft Corporation"  # get-a-subscription-by-id.md (new commerce example)
 
 
@@ -125,23 +134,53 @@ def _catalogue_links(offer_id: str) -> dict[str, Any]:
     }
 
 
-def customer_json(customer: Customer) -> dict[str, Any]:
-    """A customer as Partner Center returns it."""
-    return {
+def customer_json(customer: Customer, by_id: bool = False) -> dict[str, Any]:
+    """A customer as Partner Center returns it. Lists carry the company profile's
+    ``tenantId, domain, companyName, links`` (get-customers-of-an-indirect-reseller.md); GET by
+    id adds its ``address`` and ``email``, a ``billingProfile`` and ``customDomains``
+    (get-a-customer-by-id.md). The address and billing contact are the emulator's placeholders
+    (a scenario has none): one US address, ``admin@<domain>``."""
+    uri = f"/customers/{customer.id}"
+    profile: dict[str, Any] = {
+        "tenantId": customer.tenant_id,
+        "domain": customer.domain,
+        "companyName": customer.name,
+    }
+    body: dict[str, Any] = {
         "id": customer.id,
         "commerceId": customer.id,
-        "companyProfile": {
-            "tenantId": customer.tenant_id,
-            "domain": customer.domain,
-            "companyName": customer.name,
-            "attributes": {"objectType": "CustomerCompanyProfile"},
-        },
+        "companyProfile": profile,
         "associatedPartnerId": customer.reseller_id,
         "relationshipToPartner": "reseller" if customer.reseller_id else "none",
         "allowDelegatedAccess": True,
-        "links": {"self": link(f"/customers/{customer.id}")},
+        "links": {"self": link(uri)},
         "attributes": {"etag": customer.tenant_id, "objectType": "Customer"},
     }
+    if by_id:
+        email = f"admin@{customer.domain}"
+        profile["address"] = dict(PLACEHOLDER_ADDRESS)
+        profile["email"] = email
+        body["billingProfile"] = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{uri}/profiles/billing")),
+            "firstName": "Billing",
+            "lastName": "Admin",
+            "email": email,
+            "culture": "en-US",
+            "language": "en",
+            "companyName": customer.name,
+            "defaultAddress": {
+                **{k: v for k, v in PLACEHOLDER_ADDRESS.items() if k != "region"},
+                "state": PLACEHOLDER_ADDRESS["region"],
+                "firstName": "Billing",
+                "lastName": "Admin",
+            },
+            "links": {"self": link(f"{uri}/profiles/billing")},
+            "attributes": {"etag": customer.tenant_id, "objectType": "CustomerBillingProfile"},
+        }
+        body["customDomains"] = [customer.domain]
+    profile["links"] = {"self": link(f"{uri}/profiles/company")}
+    profile["attributes"] = {"objectType": "CustomerCompanyProfile"}
+    return body
 
 
 def sku_names(customer: Customer, sku_id: str) -> tuple[str, str]:
