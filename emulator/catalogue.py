@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.clock import term_months
+
 COUNTRY = "US"
 CURRENCY = "USD"
 TRIAL_SEATS = 25
@@ -300,6 +302,24 @@ def offer_for_sku_id(sku_id: str) -> Offer | None:
 def product_offers(product_id: str) -> list[Offer]:
     """The SKUs of one product (empty when unknown)."""
     return _PRODUCTS.get(product_id, [])
+
+
+CURRENCY_SYMBOL = "$"
+
+
+def pricing(item: Offer, quantity: int, term: str) -> dict[str, float]:
+    """A line item's ``pricing`` (cart-resources.md, Pricing; create-a-cart.md's new commerce
+    example: ``extendedPrice`` is the seat price * quantity * the months of the term). The
+    emulator has one price per seat per month and no discounts or proration, so the first
+    four prices are that price."""
+    price = round(item.unit_price, 2)
+    return {
+        "listPrice": price,
+        "discountedPrice": price,
+        "proratedPrice": price,
+        "price": price,
+        "extendedPrice": round(price * quantity * term_months(term), 2),
+    }
 
 
 def billing_cycles(term: str) -> list[str]:

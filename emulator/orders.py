@@ -14,7 +14,7 @@ from emulator.errors import ApiError, invalid, not_found, refused
 from emulator.lifecycle import commitment_end, switch_offer, take_seats
 from emulator.model import CANCELLATION_WINDOW, Customer, Subscription, Tranche
 from emulator.rules import addon_seats, base_seats, check_addon, check_not_renewing
-from emulator.shapes import link, subscription_json
+from emulator.shapes import catalogue_links, link, subscription_json
 
 if TYPE_CHECKING:
     from emulator.state import Store
@@ -63,12 +63,14 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
         "id": index,
         "catalogItemId": item.catalog_item_id,
         "quantity": quantity,
+        "currencyCode": catalogue.CURRENCY,
         "billingCycle": cycle,
         "termDuration": term,
         "friendlyName": raw.get("friendlyName") or item.title,
         "provisioningContext": raw.get("provisioningContext") or {},
         "participants": participants,
         "orderGroup": "0",
+        "pricing": catalogue.pricing(item, quantity, term),
     }
 
 
@@ -115,8 +117,9 @@ def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
                 "(partnerOnRecordAttestationAccepted: true).",
             )
     now = store.now()
+    cart_id = str(uuid.uuid4())
     cart: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
+        "id": cart_id,
         "customerId": customer.id,
         "creationTimestamp": iso(now),
         "lastModifiedTimestamp": iso(now),
@@ -125,6 +128,7 @@ def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
         "status": "Active",
         "partnerOnRecordAttestationAccepted": attested,
         "lineItems": lines,
+        "links": {"self": link(f"/customers/{customer.id}/carts/{cart_id}")},
         "attributes": {"objectType": "Cart"},
     }
     store.carts[cart["id"]] = cart
@@ -160,21 +164,33 @@ def checkout(store: Store, customer: Customer, cart_id: str) -> dict[str, Any]:
                 "friendlyName": sub.friendly_name,
                 "quantity": sub.quantity,
                 "partnerIdOnRecord": record or "",
-                "links": {"subscription": link(f"/customers/{customer.id}/subscriptions/{sub.id}")},
+                "pricing": line["pricing"],
+                "links": {
+                    **catalogue_links(item.catalog_item_id),
+                    "subscription": link(f"/customers/{customer.id}/subscriptions/{sub.id}"),
+                },
             }
         )
     cart["status"] = "Ordered"
+    order_uri = f"/customers/{customer.id}/orders/{order_id}"
     order = {
         "id": order_id,
         "alternateId": order_id[:12],
         "referenceCustomerId": customer.id,
         "billingCycle": cart["lineItems"][0]["billingCycle"],
         "currencyCode": catalogue.CURRENCY,
+        "currencySymbol": catalogue.CURRENCY_SYMBOL,
         "lineItems": order_lines,
         "creationDate": iso(now),
         "status": "completed",
         "transactionType": "UserPurchase",
-        "links": {"self": link(f"/customers/{customer.id}/orders/{order_id}")},
+        "links": {
+            "self": link(order_uri),
+            "provisioningStatus": link(f"{order_uri}/provisioningstatus"),
+            "patchOperation": {"uri": order_uri, "method": "PATCH", "headers": []},
+        },
+        "totalPrice": round(sum(line["pricing"]["extendedPrice"] for line in order_lines), 2),
+        "client": {},
         "attributes": {"objectType": "Order"},
     }
     store.record("create_order", customer, "order", order)

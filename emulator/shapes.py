@@ -94,7 +94,7 @@ def subscription_json(sub: Subscription, now: datetime, by_id: bool = True) -> d
         "scheduledNextTermInstructions": sub.scheduled,
         end_of_term.SCHEDULED_ACTIONS: end_of_term.actions_json(sub),
         end_of_term.EST_FIELD: end_of_term.est_json(sub),
-        "links": {**_catalogue_links(offer_id), "self": link(uri)},
+        "links": {**catalogue_links(offer_id), "self": link(uri)},
         "attributes": {"etag": sub.etag, "objectType": "Subscription"},
     }
     if by_id:
@@ -119,8 +119,8 @@ def _refund_options(sub: Subscription, now: datetime) -> list[dict[str, str]]:
     return [{"type": "Full", "expiresAt": iso(sub.cancel_until)}]
 
 
-def _catalogue_links(offer_id: str) -> dict[str, Any]:
-    """``links.product/sku/availability`` of a new-commerce subscription."""
+def catalogue_links(offer_id: str) -> dict[str, Any]:
+    """``links.product/sku/availability`` of a new-commerce subscription or order line."""
     parts = offer_id.split(":")
     if len(parts) != 3:
         return {}

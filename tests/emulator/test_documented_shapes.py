@@ -329,3 +329,113 @@ def test_a_trial_conversion_is_audited_as_documented(load: Load, pc: Api, clock:
     assert ("subscription", "convert_trial_subscription") in {
         (r["resourceType"], r["operationType"]) for r in records
     }
+
+
+PRICING = {
+    "listPrice": float,
+    "discountedPrice": float,
+    "proratedPrice": float,
+    "price": float,
+    "extendedPrice": float,
+}
+
+
+def test_a_cart_has_the_documented_shape_with_prices(
+    northwind_loaded: dict[str, Any], pc: Api
+) -> None:
+    """create-a-cart.md, "Example for new commerce license-based services": the cart's line
+    items carry `currencyCode` and `pricing` (extendedPrice = price * quantity * months of the
+    term: the example's 30.4 * 12 = 364.8 for P1Y), the cart its `links.self`."""
+    e3 = catalogue.catalog_item_id(catalogue.E3)
+    line = {"catalogItemId": e3, "quantity": 2, "termDuration": "P1Y", "billingCycle": "monthly"}
+    response = pc.post(f"{CUSTOMER}/carts", {"lineItems": [line]})
+    assert response.status_code == 201
+    cart = response.get_json()
+    assert_shape(
+        cart,
+        {
+            "id": str,
+            "creationTimestamp": str,
+            "lastModifiedTimestamp": str,
+            "expirationTimestamp": str,
+            "lastModifiedUser": str,
+            "status": str,
+            "lineItems": [
+                {
+                    "id": int,
+                    "catalogItemId": str,
+                    "quantity": int,
+                    "currencyCode": str,
+                    "billingCycle": str,
+                    "termDuration": str,
+                    "provisioningContext": dict,
+                    "orderGroup": str,
+                    "pricing": PRICING,
+                }
+            ],
+            "links": {"self": LINK},
+            "attributes": {"objectType": str},
+        },
+    )
+    (item,) = cart["lineItems"]
+    assert item["currencyCode"] == "USD"
+    assert item["pricing"]["extendedPrice"] == round(item["pricing"]["price"] * 2 * 12, 2)
+    assert cart["links"]["self"]["uri"] == f"/customers/cust-1/carts/{cart['id']}"
+
+
+def test_a_checkout_has_the_documented_shape_with_prices(
+    northwind_loaded: dict[str, Any], pc: Api
+) -> None:
+    """checkout-a-cart.md, "Response example for a new commerce license-based subscription":
+    an order with `currencyCode`, `currencySymbol`, `totalPrice`, links `self`,
+    `provisioningStatus`, `patchOperation`; lines with `pricing` and product/SKU/availability
+    links."""
+    e3 = catalogue.catalog_item_id(catalogue.E3)
+    lines = [
+        {"catalogItemId": e3, "quantity": 2, "termDuration": "P1M", "billingCycle": "monthly"},
+        {"catalogItemId": catalogue.catalog_item_id(catalogue.VISIO), "quantity": 1},
+    ]
+    cart = pc.post(f"{CUSTOMER}/carts", {"lineItems": lines}).get_json()
+    response = pc.post(f"{CUSTOMER}/carts/{cart['id']}/checkout")
+    assert response.status_code == 201
+    (order,) = response.get_json()["orders"]
+    assert_shape(
+        order,
+        {
+            "id": str,
+            "alternateId": str,
+            "referenceCustomerId": str,
+            "billingCycle": str,
+            "currencyCode": str,
+            "currencySymbol": str,
+            "lineItems": [
+                {
+                    "lineItemNumber": int,
+                    "offerId": str,
+                    "subscriptionId": str,
+                    "termDuration": str,
+                    "transactionType": str,
+                    "friendlyName": str,
+                    "quantity": int,
+                    "pricing": PRICING,
+                    "links": {"product": LINK, "sku": LINK, "availability": LINK},
+                }
+            ],
+            "creationDate": str,
+            "status": str,
+            "transactionType": str,
+            "links": {"self": LINK, "provisioningStatus": LINK, "patchOperation": LINK},
+            "totalPrice": float,
+            "client": dict,
+            "attributes": {"objectType": str},
+        },
+    )
+    assert (order["currencyCode"], order["currencySymbol"]) == ("USD", "$")
+    assert order["lineItems"][0]["offerId"] == e3
+    assert order["links"]["patchOperation"]["method"] == "PATCH"
+    assert order["totalPrice"] == round(
+        sum(line["pricing"]["extendedPrice"] for line in order["lineItems"]), 2
+    )
+    assert order["lineItems"][0]["pricing"]["extendedPrice"] == round(
+        order["lineItems"][0]["pricing"]["price"] * 2, 2
+    )
