@@ -18,7 +18,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -43,7 +43,7 @@ PAGE_SIZE = 50  # rows a page shows; "Show more" adds the next 50
 _CSRF = f"csrf-{secrets.token_hex(16)}"
 _KEY = f"key-{secrets.token_hex(16)}"
 
-StampKey = tuple[tuple[int, int, datetime, int], Role]
+StampKey = Hashable  # a row's key: what its rendering depends on
 
 
 class KeptRow(NamedTuple):

@@ -15,7 +15,7 @@ from app.domain.roles import Role
 from app.models import Customer
 from app.services import access, license_rows, licensing, outbox, people, people_view
 from app.services.errors import NotFound
-from app.views import license_page
+from app.views import license_page, people_page
 from app.views.forms import AssignForm, ChangeForm
 from app.views.guards import get_customer_for
 from app.views.rendering import answer_post, page_or_partial
@@ -223,12 +223,8 @@ def people_list(customer: str) -> Response:
         company, request.args.get("q", ""), request.args.get("page", 1, type=int) or 1
     )
     return page_or_partial(
-        "portal/_people_table.html",
-        "portal/people.html",
-        company=company,
-        role=role,
-        page=page,
-        new_key=_new_key,
+        lambda: people_page.render("portal/_people_table.html", company, role, page),
+        lambda: people_page.render("portal/people.html", company, role, page),
     )
 
 
@@ -291,12 +287,8 @@ def _person_response(
     """The person row for htmx; the people page otherwise."""
     return page_or_partial(
         "portal/_person_row.html",
-        lambda: render_template(
-            "portal/people.html",
-            company=company,
-            role=role,
-            page=people_view.people_page(company),
-            new_key=_new_key,
+        lambda: people_page.render(
+            "portal/people.html", company, role, people_view.people_page(company)
         ),
         status=status,
         company=company,

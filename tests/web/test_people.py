@@ -278,3 +278,27 @@ def test_people_page_with_5000_people_renders_in_a_bounded_number_of_queries(
     assert "Page 1 of" in pat.get(PEOPLE).get_data(as_text=True)
     found = pat.get(f"{PEOPLE}?q=person 04999").get_data(as_text=True)
     assert "p4999@acme.example" in found and "1 person matching" in found
+
+
+def test_rows_kept_from_an_earlier_page_follow_licence_changes_and_get_fresh_keys(
+    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+) -> None:
+    from app.models import UserLicense
+
+    prepare(app, emulator, acme(assigned=2, extra_users=2))
+    pat = partner_admin(app, oidc_provider)
+    first = pat.get(PEOPLE).get_data(as_text=True)
+    again = pat.get(PEOPLE).get_data(as_text=True)  # rows from the first rendering
+    keys = re.findall(r'name="idempotency_key" value="([0-9a-f]+)"', first + again)
+    assert len(keys) > 2 and len(set(keys)) == len(keys)  # every form, every page: its own
+    assert csrf_token(again) == csrf_token(first) and "csrf-" not in again
+    zoe = zoe_id(app)
+    row = again[again.index(f'id="person-{zoe}"') :]
+    assert "No licenses" in row[: row.index("</tr>")]
+    with app.app_context():
+        db.session.add(UserLicense(directory_user_id=zoe, sku_id=BP_SKU))
+        db.session.commit()
+    after = pat.get(PEOPLE).get_data(as_text=True)
+    row = after[after.index(f'id="person-{zoe}"') :]
+    row = row[: row.index("</tr>")]
+    assert "No licenses" not in row and "Microsoft 365 Business Premium" in row

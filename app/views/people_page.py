@@ -1,0 +1,76 @@
+"""The people page's rows, rendered once and kept until what they show changes.
+
+A person's row depends on the person (name, sign-in name, licences), on the company's
+products (names, free seats, where seats are bought), on the company's assign setting and
+the viewer's role. Rows are kept per worker process under a key made of exactly those
+values; a row with an assignment in flight is never kept. The forms' per-request parts
+(CSRF token, idempotency keys) are rendered as markers and filled in for each response, as
+on the license page (app.views.license_page).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, render_template, url_for
+from markupsafe import Markup
+
+from app.domain.roles import Role
+from app.models import Customer
+from app.models._types import utcnow
+from app.services import people_view
+from app.views.license_page import _CSRF, _KEY, ROW_SECONDS, KeptRow, RowCache, personal
+
+
+def _cache() -> RowCache:
+    cache: RowCache | None = current_app.extensions.get("seatwise.people_rows")
+    if cache is None:
+        cache = current_app.extensions.setdefault("seatwise.people_rows", RowCache())
+    return cache
+
+
+def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> list[Markup]:
+    """The page's person rows (with markers for the per-request parts), kept ones reused."""
+    cache = _cache()
+    now = utcnow()
+    products = tuple((p.sku_id, p.name, p.free, p.target is not None) for p in page.products)
+    setting = (company.id, company.pc_id, company.auto_increment, company.unmanaged_license_sync)
+    template = None
+    context: dict[str, Any] = {}
+    shown: list[Markup] = []
+    for person in page.people:
+        user = person.user
+        licences = tuple(lic.sku_id for lic in user.licenses)
+        key = ("person", user.id, user.name, user.upn, licences, products, setting, role)
+        kept = None if person.change is not None else cache.get(key, now)
+        if kept is None:
+            if template is None:
+                template = current_app.jinja_env.get_template("portal/_person_row.html")
+                context = {
+                    "company": company,
+                    "role": role,
+                    "products": page.products,
+                    "people_url": url_for("portal.people_list", customer=company.pc_id),
+                    "message": None,
+                    "buy_sku": None,
+                    "announce": None,
+                }
+                current_app.update_template_context(context)
+                context.update(csrf_token=lambda: _CSRF, new_key=lambda: _KEY)
+            html = template.render(context, person=person)
+            kept = KeptRow(html, 0, now + timedelta(seconds=ROW_SECONDS))
+            if person.change is None:
+                cache.put(key, kept)
+        # Rendered by the app's autoescaping templates: already safe HTML.
+        shown.append(Markup(kept.html))  # noqa: S704
+    return shown
+
+
+def render(template: str, company: Customer, role: Role, page: people_view.PeoplePage) -> str:
+    """The people page, or its table (htmx search), with the rows kept or rendered now."""
+    return personal(
+        render_template(
+            template, company=company, role=role, page=page, rows=rows(company, role, page)
+        )
+    )
