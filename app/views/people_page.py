@@ -34,7 +34,10 @@ def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> list[Ma
     """The page's person rows (with markers for the per-request parts), kept ones reused."""
     cache = _cache()
     now = utcnow()
-    products = tuple((p.sku_id, p.name, p.free, p.target is not None) for p in page.products)
+    products = tuple(
+        (p.sku_id, p.name, p.free, p.target.id if p.target else None, _scheduled(p))
+        for p in page.products
+    )
     setting = (company.id, company.pc_id, company.auto_increment, company.unmanaged_license_sync)
     template = None
     context: dict[str, Any] = {}
@@ -65,6 +68,10 @@ def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> list[Ma
         # Rendered by the app's autoescaping templates: already safe HTML.
         shown.append(Markup(kept.html))  # noqa: S704
     return shown
+
+
+def _scheduled(product: people_view.Product) -> int | None:
+    return product.target.scheduled_quantity if product.target is not None else None
 
 
 def render(template: str, company: Customer, role: Role, page: people_view.PeoplePage) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AdjustmentRun, Customer
+from app.models._types import utcnow
 from app.services import adjustment, sync
 from app.services.settings import change_settings
 from tests.support.processes import Emulator
@@ -138,6 +139,11 @@ def run_case(
     assert outcome.state == "done", outcome.message
     again = run(app, cid)  # the day's run happens once
     assert again.run_id == outcome.run_id
+    with app.app_context():  # and the next night, from fresh data, has nothing left to do
+        sync.sync_customer(cid)
+        row = db.session.scalar(select(Customer).where(Customer.pc_id == cid))
+        assert row is not None
+        assert adjustment.plan_for(row, utcnow()).is_empty
     return outcome, pc(emulator)
 
 
@@ -455,3 +461,31 @@ def test_base_seats_are_never_returned_below_the_copilot_seats(
     assert [
         (a["subscription"], a["kind"]) for a in outcome.actions if a["kind"] != "left_alone"
     ] == [("e3", "reduce_now")]
+
+
+def test_a_scheduled_upgrade_is_kept_and_only_its_quantity_lowered(
+    app: Flask, emulator: Emulator
+) -> None:
+    """A change scheduled in Partner Center (E3 -> E5 at renewal) is edited, never replaced
+    with "renew as is"."""
+    upgrade = {
+        "product": {
+            "productId": "CFQ7TTC0LFLZ",
+            "skuId": "0001",
+            "availabilityId": "CFQ7TTC0LFLZ0001",
+            "billingCycle": "monthly",
+            "termDuration": "P1Y",
+        },
+        "quantity": 12,
+    }
+    outcome, state = run_case(
+        app,
+        emulator,
+        "c-upgrade",
+        [sub("e3-up", E3, E3_SKU, "-40d", quantity=12, scheduled=upgrade)],
+        {E3_SKU: 10},
+    )
+    held = state["e3-up"]["scheduledNextTermInstructions"]
+    assert held["product"]["productId"] == "CFQ7TTC0LFLZ"  # still the upgrade to E5
+    assert held["quantity"] == 10
+    assert [a["kind"] for a in outcome.actions] == ["schedule_reduction"]

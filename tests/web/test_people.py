@@ -302,3 +302,17 @@ def test_rows_kept_from_an_earlier_page_follow_licence_changes_and_get_fresh_key
     row = after[after.index(f'id="person-{zoe}"') :]
     row = row[: row.index("</tr>")]
     assert "No licenses" not in row and "Microsoft 365 Business Premium" in row
+
+
+def test_assign_and_buy_warns_that_it_deletes_the_change_scheduled_for_renewal(
+    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+) -> None:
+    scenario = acme(assigned=8)
+    scenario["customers"][0]["subscriptions"][0]["scheduled"] = {"quantity": 8}
+    prepare(app, emulator, scenario, auto_increment="on")
+    pat = partner_admin(app, oidc_provider)
+    page = pat.get(PEOPLE).get_data(as_text=True)
+    row = page[page.index(f'id="person-{zoe_id(app)}"') :]
+    form = row[row.index('class="assign-form"') : row.index("</form>", row.index("assign-form"))]
+    assert "deletes the change scheduled for renewal of Microsoft 365 Business Premium" in form
+    assert "hx-confirm=" in form
