@@ -3,8 +3,10 @@
 A row depends on its subscription (whose version changes with every write to it, its
 tranches included), on the person's role, and on time only through the rule deadlines
 `nce.next_change` names. So each worker process keeps rendered rows keyed by (subscription,
-version, sync time, role) until that deadline (at most ROW_SECONDS), and a page re-renders only what
-changed. Rows with a change in flight are never kept. The per-request parts of a row, the
+version, sync time, change in flight, role) until that deadline (at most ROW_SECONDS), and a
+page re-renders only what changed. A change in flight is part of the key: its row shows it
+pending until it ends (and the change ending, or the subscription's new version, is a new
+key). The per-request parts of a row, the
 CSRF token and the forms' idempotency keys, are rendered as markers and filled in for each
 response. (bench/BENCHMARKS.md, pages: rendering 300 rows was most of the page's time.)
 
@@ -205,6 +207,12 @@ def _totals(stamps: list[license_rows.RowStamp], reducible: dict[int, int]) -> T
     )
 
 
+def _row_key(stamp: license_rows.RowStamp, role: Role) -> StampKey:
+    """What a rendered row depends on: its subscription (and, for an add-on, the base
+    seats), the change in flight (a pending row shows it and polls until it ends), the role."""
+    return (stamp.key, stamp.open_change_id, role)
+
+
 def _reducible_now(view: license_rows.RowView) -> int:
     """Seats of the row's subscription that can be reduced now (the rules' own figure)."""
     if view.facts.status is not nce.Status.ACTIVE:
@@ -221,8 +229,8 @@ def _rows(
     missing: list[int] = []
     stamps = license_rows.with_open_changes(_stamps(company), license_rows.open_changes(company))
     for stamp in stamps:
-        kept = stamp.open_change_id is None and stamp.pc_id != open_row  # never the open panel
-        hit = cache.get((stamp.key, role), now) if kept else None
+        kept = stamp.pc_id != open_row  # never the row with its manage panel open
+        hit = cache.get(_row_key(stamp, role), now) if kept else None
         if hit is None:
             missing.append(stamp.subscription_id)
         else:
@@ -248,8 +256,8 @@ def _rows(
                 min(until, deadline or until),
             )
             shown[view.sub.id] = row
-            if not view.pending and view.sub.pc_id != open_row:
-                cache.put((stamps_by_id[view.sub.id].key, role), row)
+            if view.sub.pc_id != open_row:
+                cache.put(_row_key(stamps_by_id[view.sub.id], role), row)
     return stamps, shown
 
 
