@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ChangeRequest, Customer, DirectoryUser, Subscription
+from app.models import ChangeRequest, Customer, DirectoryUser, Subscription, UserLicense
 from app.services import paging
 from app.services.errors import NotFound
 
@@ -34,10 +33,20 @@ class Product:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Who a row is about: a person of the company's directory and the SKUs they hold."""
+
+    id: int
+    name: str
+    upn: str
+    sku_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PersonView:
     """One person's row: their licenses (CSP and other), and a change in flight."""
 
-    user: DirectoryUser
+    user: Person
     licenses: list[Product]
     other_licenses: list[str]
     change: ChangeRequest | None
@@ -102,12 +111,22 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
         )
     total = int(db.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     page, pages = paging.bounds(total, page, PAGE_SIZE)
-    users = db.session.scalars(
-        base.options(selectinload(DirectoryUser.licenses))
+    # Plain rows, not ORM objects: a page of people is read, never changed, here.
+    found = db.session.execute(
+        base.with_only_columns(DirectoryUser.id, DirectoryUser.name, DirectoryUser.upn)
         .order_by(DirectoryUser.name, DirectoryUser.id)
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
+    held: dict[int, list[str]] = {row[0]: [] for row in found}
+    if held:
+        for user_id, sku in db.session.execute(
+            select(UserLicense.directory_user_id, UserLicense.sku_id)
+            .where(UserLicense.directory_user_id.in_(held))
+            .order_by(UserLicense.id)
+        ):
+            held[user_id].append(sku)
+    users = [Person(uid, name, upn, tuple(held[uid])) for uid, name, upn in found]
     catalogue = products(customer)
     changes = _open_changes(customer, [u.id for u in users])
     views = [
@@ -118,7 +137,8 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
 
 def person(customer: Customer, directory_user_id: int, change_id: int | None = None) -> PersonView:
     """One person's row (for htmx swaps and polling)."""
-    user = user_of(customer, directory_user_id)
+    row = user_of(customer, directory_user_id)
+    user = Person(row.id, row.name, row.upn, tuple(lic.sku_id for lic in row.licenses))
     change = _open_changes(customer, [user.id]).get(user.id)
     if change is None and change_id is not None:
         shown = db.session.get(ChangeRequest, change_id)
@@ -132,10 +152,10 @@ def person(customer: Customer, directory_user_id: int, change_id: int | None = N
 
 
 def _person(
-    user: DirectoryUser, catalogue: list[Product], change: ChangeRequest | None, show_other: bool
+    user: Person, catalogue: list[Product], change: ChangeRequest | None, show_other: bool
 ) -> PersonView:
     by_sku = {p.sku_id: p for p in catalogue}
-    skus = [lic.sku_id for lic in user.licenses]
+    skus = user.sku_ids
     return PersonView(
         user=user,
         licenses=[by_sku[s] for s in skus if s in by_sku],

@@ -44,8 +44,7 @@ def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> list[Ma
     shown: list[Markup] = []
     for person in page.people:
         user = person.user
-        licences = tuple(lic.sku_id for lic in user.licenses)
-        key = ("person", user.id, user.name, user.upn, licences, products, setting, role)
+        key = ("person", user.id, user.name, user.upn, user.sku_ids, products, setting, role)
         kept = None if person.change is not None else cache.get(key, now)
         if kept is None:
             if template is None:
