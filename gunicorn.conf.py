@@ -16,6 +16,11 @@ worker_class = "gthread"
 # Threads need Python 3.12 or newer: CPython 3.11.7 corrupts memory when a collection runs
 # while another thread reads an object's __dict__ (docs/known-defects.md).
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Keep-alive connections stay with the worker that accepted them; without a bound, one worker
+# can take every connection of a burst and leave the other core idle (bench/BENCHMARKS.md).
+# With at most 3 x threads connections (2 x threads kept alive) a worker stops accepting and
+# closes surplus keep-alives, so clients spread over the workers.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", str(3 * threads)))
 # Load the app once in the master, then fork: workers share its memory and start warm.
 preload_app = True
 # Ask the proxy's forwarded headers only of the local proxy (the default).
