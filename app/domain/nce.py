@@ -718,11 +718,18 @@ def check_cancel(facts: SubscriptionFacts, now: datetime) -> Decision:
     if facts.is_nce:
         deadline = cancellation_deadline(facts)
         if now >= deadline:
-            advice = (
-                f" Turn auto-renew off and it ends on {format_day(facts.commitment_end)}."
-                if facts.auto_renew
-                else f" It ends on {format_day(facts.commitment_end)} (auto-renew is off)."
-            )
+            end = format_day(facts.commitment_end)
+            if facts.auto_renew and est_applies(facts):
+                advice = f" Choose “cancel at the end of the term” and it ends on {end}."
+            elif facts.auto_renew:
+                advice = f" Turn auto-renew off and it ends on {end}."
+            elif facts.cancel_at_end or not est_applies(facts):
+                advice = f" It ends on {end} (auto-renew is off)."
+            else:
+                advice = (
+                    f" With auto-renew off it goes on after {end} in the paid extended service "
+                    "term: choose “cancel at the end of the term” to end it then."
+                )
             return refuse(
                 Code.OUTSIDE_WINDOW,
                 "A New Commerce subscription can only be cancelled within 7 days of the start "

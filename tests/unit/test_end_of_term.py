@@ -80,3 +80,15 @@ def test_the_current_choice_is_no_change() -> None:
 def test_est_never_costs_less_than_the_term_it_extends(price: Decimal, monthly: bool) -> None:
     facts = sub(unit_price=str(price), has_monthly_term=monthly)
     assert est_unit_price(facts) >= price
+
+
+def test_a_refused_cancel_points_to_cancel_at_end_not_to_auto_renew_off_in_est_scope() -> None:
+    from app.domain.nce import check_cancel
+
+    renewing = sub(started_days_ago=40)
+    assert "cancel at the end of the term" in check_cancel(renewing, NOW).reason
+    heading_into_est = sub(started_days_ago=40, auto_renew=False)
+    reason = check_cancel(heading_into_est, NOW).reason
+    assert "extended service term" in reason and "cancel at the end of the term" in reason
+    old = sub(started_days_ago=700, commitment_end=date(2026, 12, 11))
+    assert "Turn auto-renew off and it ends on 11 Dec 2026" in check_cancel(old, NOW).reason
