@@ -448,3 +448,27 @@ def test_copilot_is_not_offered_or_accepted_above_its_base_and_the_base_not_belo
     )
     assert fewer.status_code == 422 and "reduce Copilot" in fewer.get_data(as_text=True)
     assert not patches(emulator)  # refused here: nothing reached Partner Center
+
+
+def test_a_bad_end_of_term_choice_is_refused_with_a_message_and_changes_nothing(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int], emulator: Emulator
+) -> None:
+    max_ = signed_in(app, oidc_provider, "max@northwind.example")
+    page = max_.get(f"{NW}/licenses").get_data(as_text=True)
+    for bad in ("", "forever", "<script>"):
+        answer = max_.post(
+            f"{NW}/subscriptions/sub-nw-bp/end_of_term",
+            data={**form_values(page, "sub-nw-bp"), "end_of_term": bad},
+            headers={"HX-Request": "true"},
+        )
+        assert answer.status_code == 422
+        assert "Choose what happens at the end of the term" in answer.get_data(as_text=True)
+    suspend = max_.post(
+        f"{NW}/subscriptions/sub-nw-bp/suspend",
+        data={**form_values(page, "sub-nw-bp"), "end_of_term": "renew"},
+        headers={"HX-Request": "true"},
+    )
+    assert suspend.status_code == 422
+    assert not patches(emulator)  # nothing reached Partner Center
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 0
