@@ -143,7 +143,9 @@ def describe(
     limits = nce.quantity_limits(facts, now)
     addon_limit = ""
     if offers.is_copilot(sub.offer_id):
-        copilot, base = seats if seats is not None else customer_copilot_seats(sub.customer_id)
+        copilot, base = (
+            seats if seats is not None else offers.customer_copilot_seats(sub.customer_id)
+        )
         decision = check_copilot_seats(copilot + 1, base)
         addon_limit = "" if decision.allowed else decision.reason
     return RowView(
@@ -160,16 +162,6 @@ def describe(
         now=now,
         addon_limit=addon_limit,
     )
-
-
-def customer_copilot_seats(customer_id: int) -> tuple[int, int]:
-    """(Copilot seats, qualifying base seats) of the customer's active subscriptions."""
-    rows = db.session.execute(
-        select(Subscription.offer_id, Subscription.status, Subscription.quantity).where(
-            Subscription.customer_id == customer_id, Subscription.status == "active"
-        )
-    ).all()
-    return offers.copilot_seats(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +293,7 @@ def license_rows(customer: Customer, role: Role, only: Collection[int]) -> list[
     }
     now = utcnow()
     seats = (
-        customer_copilot_seats(customer.id)
+        offers.customer_copilot_seats(customer.id)
         if any(offers.is_copilot(s.offer_id) for s in subs)
         else None
     )

@@ -142,12 +142,7 @@ def _addon_limit(customer: Customer, sub: Subscription, quantity: int) -> Decisi
     base decrease, that would break it is refused (reduce Copilot first)."""
     if not (offers.is_copilot(sub.offer_id) or offers.is_copilot_base(sub.offer_id)):
         return None
-    rows = db.session.execute(
-        select(Subscription.offer_id, Subscription.status, Subscription.quantity).where(
-            Subscription.customer_id == customer.id, Subscription.status == "active"
-        )
-    ).all()
-    copilot, base = offers.copilot_seats(rows)
+    copilot, base = offers.customer_copilot_seats(customer.id)
     delta = quantity - sub.quantity if sub.status == "active" else 0
     if offers.is_copilot(sub.offer_id):
         copilot += delta

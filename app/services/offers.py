@@ -12,6 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Subscription
+
 COPILOT_PRODUCTS = frozenset({"CFQ7TTC0MM8R"})
 COPILOT_BASE_PRODUCTS = frozenset(
     {
@@ -47,6 +52,16 @@ def is_copilot(offer_id: str) -> bool:
 
 def is_copilot_base(offer_id: str) -> bool:
     return product_of(offer_id) in COPILOT_BASE_PRODUCTS
+
+
+def customer_copilot_seats(customer_id: int) -> tuple[int, int]:
+    """(Copilot seats, qualifying base seats) of the customer's active subscriptions."""
+    rows = db.session.execute(
+        select(Subscription.offer_id, Subscription.status, Subscription.quantity).where(
+            Subscription.customer_id == customer_id, Subscription.status == "active"
+        )
+    ).all()
+    return copilot_seats(rows)
 
 
 def copilot_seats(subscriptions: Iterable[Held]) -> tuple[int, int]:
