@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from flask import Flask, current_app
@@ -43,3 +44,8 @@ def get_queue() -> Queue:
 def enqueue(func: Any, *args: Any, **kwargs: Any) -> Job:
     """Enqueue a job function (it takes ids, never ORM objects) on the app's queue."""
     return get_queue().enqueue(func, *args, **kwargs)
+
+
+def enqueue_in(delay: timedelta, func: Any, *args: Any, **kwargs: Any) -> Job:
+    """Enqueue a job to run after `delay` (the worker's scheduler moves it to the queue)."""
+    return get_queue().enqueue_in(delay, func, *args, **kwargs)

@@ -44,6 +44,7 @@ class Code(StrEnum):
     UNSUPPORTED_PATH = "unsupported_path"
     UNKNOWN_OFFER = "unknown_offer"
     EST_NOT_IN_SCOPE = "est_not_in_scope"
+    CHANGED_ELSEWHERE = "changed_elsewhere"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -100,6 +111,17 @@ class ChangeRequest(db.Model):  # type: ignore[name-defined,misc]
     """
 
     __tablename__ = "change_request"
+    # One change at a time per subscription: two requests that both passed the "a change is
+    # still being applied" check cannot both be written (NULL subscriptions are not limited).
+    __table_args__ = (
+        Index(
+            "uq_change_request_open_subscription",
+            "subscription_id",
+            unique=True,
+            sqlite_where=text("state IN ('pending', 'running')"),
+            postgresql_where=text("state IN ('pending', 'running')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -115,6 +137,10 @@ class ChangeRequest(db.Model):  # type: ignore[name-defined,misc]
     outcome: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When it was last handed to a worker (queued, or started); None while the queue was
+    # down. The requeue cron goes by this, not by created_at, so a retried change is not
+    # queued twice.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscription: Mapped[Subscription] = relationship()

@@ -265,14 +265,20 @@ def _apply(
             params["end_of_term"] = "cancel"  # never slide into the paid extended term
         elif action.kind is not ActionKind.CANCEL:
             params["quantity"] = action.to_quantity
-        change = licensing.system_change(
-            customer,
-            subs[action.subscription_id],
-            _CHANGE_OF[action.kind],
-            params,
-            key=f"adjust-{record.id}-{index}",
-            actor=ACTOR,
-        )
+        try:
+            change = licensing.system_change(
+                customer,
+                subs[action.subscription_id],
+                _CHANGE_OF[action.kind],
+                params,
+                key=f"adjust-{record.id}-{index}",
+                actor=ACTOR,
+            )
+        except licensing.ChangeRefused as refused:  # a person's change is being applied
+            shown["outcome"] = f"skipped: {refused}"
+            record.actions_failed += 1
+            blocked.add(action.offer_id)
+            continue
         result = licensing.apply_change(change.id, pc=client)
         shown["outcome"] = result.outcome or result.state
         if result.state == "done":

@@ -10,23 +10,22 @@ request's own MS-RequestId, and records the outcome. Running it twice is safe.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.domain import nce
 from app.domain.addons import check_copilot_seats
-from app.domain.decision import Decision, RuleViolation, refuse
+from app.domain.decision import Code, Decision, RuleViolation, refuse
 from app.domain.end_of_term import EndOfTerm, check_end_of_term, describe_end_of_term
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.models.licensing import OPEN_STATES
 from app.services import audit, offers, outbox, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
@@ -299,7 +298,26 @@ def _create(
     *,
     enqueue_now: bool,
 ) -> ChangeRequest:
-    """The outbox row of an accepted change, with its audit event."""
+    """The outbox row of an accepted change, with its audit event. A new seat count keeps
+    the count it was asked against (`base`): the job refuses it if Partner Center's differs."""
+    if kind == "quantity":
+        params = {"base": sub.quantity, **params}
+    try:
+        return _write(customer, sub, actor, kind, params, key, enqueue_now=enqueue_now)
+    except outbox.ChangeBusy as busy:
+        raise ChangeRefused(str(busy)) from None
+
+
+def _write(
+    customer: Customer,
+    sub: Subscription,
+    actor: User | str,
+    kind: str,
+    params: dict[str, Any],
+    key: str,
+    *,
+    enqueue_now: bool,
+) -> ChangeRequest:
     return outbox.create(
         customer=customer,
         sub=sub,
@@ -321,7 +339,11 @@ def _create(
 
 
 def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
-    """Apply an accepted change at Partner Center and record the outcome (safe to repeat)."""
+    """Apply an accepted change at Partner Center and record the outcome (safe to repeat).
+
+    What the outcome says is true: after an answer that leaves it open whether Partner
+    Center carried the call out (a timeout, a 5xx), Partner Center is asked again; when it
+    cannot say, the change ends "not known" and its retry keeps the same request id."""
     change, started = outbox.start(change_id)
     if not started:
         return change
@@ -333,27 +355,24 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     before = _snapshot(sub)
     try:
         fresh = client.subscription(customer.pc_id, sub.pc_id)
+        sync.refresh_subscription(sub, fresh)
         if spec.done(fresh, change.params):
             # Already applied (a retried job whose first run got that far): just record it.
-            sync.refresh_subscription(sub, fresh)
             outbox.finish(change, "done", _done_text(change, sub))
         else:
-            sync.refresh_subscription(sub, fresh)
             sync.reallocate_assigned(customer.id, sub.sku_id)
             db.session.commit()  # never hold a database write lock across a Microsoft call
+            _require_base(change, fresh)
             decision = spec.decide(facts_of(sub), change.params, utcnow())
             decision.require()
-            client.update_subscription(
-                customer.pc_id,
-                sub.pc_id,
-                spec.patch(fresh, change.params),
-                request_id=change.request_id,
-                current=fresh,
-            )
-            sync.refresh_subscription(sub, client.subscription(customer.pc_id, sub.pc_id))
-            sync.reallocate_assigned(customer.id, sub.sku_id)
-            sub.update_count += 1
-            outbox.finish(change, "done", _done_text(change, sub))
+            after = _carry_out(client, customer, change, fresh)
+            if after is None:
+                outbox.finish_unknown(change, "the change")
+            else:
+                sync.refresh_subscription(sub, after)
+                sync.reallocate_assigned(customer.id, sub.sku_id)
+                sub.update_count += 1
+                outbox.finish(change, "done", _done_text(change, sub))
     except RuleViolation as violation:
         db.session.rollback()
         outbox.finish(change, "failed", violation.decision.reason)
@@ -368,6 +387,8 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     except MicrosoftError as error:
         db.session.rollback()
         outbox.finish(change, "failed", _microsoft_text(error))
+    except Exception:  # a bug or an outage of ours: never leave the change open
+        outbox.finish_unexpected(change)
     finally:
         if pc is None:
             client.close()
@@ -384,6 +405,51 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     )
     db.session.commit()
     return change
+
+
+def _require_base(change: ChangeRequest, fresh: PcSubscription) -> None:
+    """A new seat count is asked against the count the person saw: if Partner Center has
+    another one now (seats bought or returned outside Seatwise), applying it would undo
+    that change, so it is refused instead."""
+    base = change.params.get("base")
+    if change.kind != "quantity" or base is None or fresh.quantity == base:
+        return
+    refuse(
+        Code.CHANGED_ELSEWHERE,
+        f"Partner Center has {nce.seats(fresh.quantity)} now, not the {base} shown when this "
+        f"was asked (changed outside Seatwise); nothing was changed. The row shows the new "
+        "count: check it and ask again.",
+    ).require()
+
+
+def _carry_out(
+    client: PartnerCenterClient,
+    customer: Customer,
+    change: ChangeRequest,
+    fresh: PcSubscription,
+) -> PcSubscription | None:
+    """PATCH the change; Partner Center's subscription afterwards, None when it cannot say."""
+    spec = KINDS[change.kind]
+    sub = change.subscription
+    try:
+        client.update_subscription(
+            customer.pc_id,
+            sub.pc_id,
+            spec.patch(fresh, change.params),
+            request_id=change.request_id,
+            current=fresh,
+        )
+    except MicrosoftError as error:
+        if not outbox.ambiguous(error):
+            raise
+        try:  # the call may have been carried out all the same: ask what is there now
+            after = client.subscription(customer.pc_id, sub.pc_id)
+        except MicrosoftError:
+            return None
+        if not spec.done(after, change.params):
+            raise error from None
+        return after
+    return client.subscription(customer.pc_id, sub.pc_id)
 
 
 def _done_text(change: ChangeRequest, sub: Subscription) -> str:
@@ -438,7 +504,8 @@ def subscription_of(customer: Customer, subscription_pc_id: str) -> Subscription
 
 
 def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> ChangeRequest:
-    """Try a failed change again (a new request id: the failed call is not replayed)."""
+    """Try a failed change again (outbox.prepare_retry: the same request id when Microsoft
+    left the first outcome unclear, so a retry never applies it twice)."""
     change = outbox.get(customer, change_id)
     need = KINDS[change.kind].need if change.kind in KINDS else Role.ADMIN
     if role < need:
@@ -447,8 +514,7 @@ def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> 
         return change
     if outbox.open_change(change.subscription) is not None:
         raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
-    change.state, change.outcome, change.finished_at = "pending", None, None
-    change.request_id = str(uuid.uuid4())
+    outbox.prepare_retry(change)
     audit.record(
         f"change.{change.kind}",
         actor=user,
@@ -459,32 +525,17 @@ def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> 
         outcome="retried",
         message=change.summary,
     )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another change of the subscription was opened meanwhile
+        db.session.rollback()
+        raise ChangeRefused(str(outbox.ChangeBusy())) from None
     outbox.enqueue(change)
     return change
 
 
-def requeue_stuck_changes(older_than: timedelta = timedelta(minutes=5)) -> list[int]:
-    """Hand changes left open by a dead worker to a worker again (the outbox is the truth:
-    a worker killed mid-job leaves its job "started" in RQ, and nothing else retries it).
-    Applying is safe to repeat: the request id and the already-applied check see to it."""
-    cutoff = utcnow() - older_than
-    stuck = db.session.scalars(
-        select(ChangeRequest).where(
-            ChangeRequest.state.in_(OPEN_STATES), ChangeRequest.created_at <= cutoff
-        )
-    ).all()
-    for change in stuck:
-        audit.record(
-            f"change.{change.kind}",
-            actor="job:requeue",
-            customer_id=change.customer_id,
-            object_type="subscription",
-            object_id=change.subscription.pc_id,
-            outcome="requeued",
-            message=f"Still {change.state}; handed to a worker again.",
-        )
-    db.session.commit()
-    for change in stuck:
-        outbox.enqueue(change)
-    return [change.id for change in stuck]
+def requeue_stuck_changes(
+    older_than: timedelta = timedelta(minutes=5), running_for: timedelta | None = None
+) -> list[int]:
+    """Hand changes left open (a dead worker, a queue that was down) to a worker again."""
+    return outbox.requeue_stuck(older_than, running_for)

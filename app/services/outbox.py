@@ -11,20 +11,40 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
 from app.models.licensing import OPEN_STATES
-from app.services import audit
+from app.services import audit, locks
 from app.services.errors import NotFound
+from app.services.microsoft.http import MicrosoftError
 
 APPLY_JOB = "jobs.provisioning.apply_change"  # the worker's entry point, by name
+
+# A change job must outlive the Microsoft client's retry budget (MICROSOFT_RETRY_SECONDS,
+# 300 s, with ~2 min waits after a 409) and the wait for the customer's lock; RQ's default
+# of 180 s would stop it halfway. Tests and operators may set these in the app's config.
+JOB_TIMEOUT = 900
+MAX_ATTEMPTS = 5
+
+QUEUE_DOWN = (
+    "Waiting for the job queue, which cannot be reached just now; the change is kept and "
+    "is applied as soon as the queue is back."
+)
+
+
+class ChangeBusy(Exception):
+    """Another change of the same subscription is still open (one at a time)."""
+
+    def __init__(self) -> None:
+        super().__init__("A change of this subscription is still being applied; wait for it.")
 
 
 def find(key: str, customer: Customer) -> ChangeRequest | None:
@@ -85,9 +105,11 @@ def create(
     except IntegrityError:  # the same form submitted twice at once: one change
         db.session.rollback()
         again = find(key, customer)
-        if again is None:
-            raise
-        return again
+        if again is not None:
+            return again
+        if open_change(sub) is not None:  # two different changes raced: the first wins
+            raise ChangeBusy() from None
+        raise
     audit.record(actor=actor, customer_id=customer.id, message=summary, **audit_event)
     db.session.commit()
     if enqueue_now:
@@ -104,6 +126,7 @@ def start(change_id: int) -> tuple[ChangeRequest, bool]:
         return change, False
     change.state = "running"
     change.attempts += 1
+    change.queued_at = utcnow()
     db.session.commit()
     return change, True
 
@@ -115,18 +138,140 @@ def finish(change: ChangeRequest, state: str, outcome: str) -> None:
     change.finished_at = utcnow()
 
 
-def enqueue(change: ChangeRequest) -> None:
-    """Hand the change to a worker; if the queue is down, say so and change nothing."""
-    from app.queue import enqueue as put
+def lock_holder(change_id: int) -> str:
+    """Who holds a customer's lock while a worker applies this change."""
+    return f"change-{change_id}"
 
+
+def job_timeout() -> int:
+    """Seconds a change job may run: above the retry budget, whatever it is configured to."""
+    config = current_app.config
+    budget = float(config.get("MICROSOFT_RETRY_SECONDS", 300))
+    return max(int(config.get("CHANGE_JOB_TIMEOUT", JOB_TIMEOUT)), int(budget * 2) + 180)
+
+
+def ambiguous(error: MicrosoftError) -> bool:
+    """An answer that leaves open whether Partner Center carried the call out: no answer
+    in time, or a server error (it may have failed after doing the work)."""
+    return error.status is None or error.status >= 500
+
+
+def finish_unknown(change: ChangeRequest, what: str) -> None:
+    """Microsoft did not say whether `what` was done, and could not be asked: the change
+    fails saying so, and its retry keeps the same request id (Partner Center answers a
+    repeated request id with the first outcome, and the job checks before acting)."""
+    change.params = {**change.params, "uncertain": True}
+    finish(
+        change,
+        "failed",
+        f"Microsoft did not answer clearly, so it is not known yet whether {what} was made. "
+        "Retry checks Partner Center first and never applies it twice.",
+    )
+
+
+def finish_unexpected(change: ChangeRequest) -> None:
+    """Anything but a Microsoft answer stopped the job (a bug, our database): the change
+    ends failed with a true reason instead of staying open, and is logged."""
+    db.session.rollback()
+    current_app.logger.exception("change %s stopped by an unexpected error", change.id)
+    finish_unknown(change, "the change")
+    change.outcome = (
+        f"Seatwise stopped on an unexpected error while applying this (change {change.id}); "
+        "it may or may not have reached Microsoft. Retry checks Partner Center first and "
+        "never applies it twice."
+    )
+
+
+def prepare_retry(change: ChangeRequest) -> None:
+    """Open a failed change again. A failure Microsoft left unclear keeps its request id
+    (the same operation, applied at most once); a clear one gets a new id, so Partner
+    Center does not answer the retry with the old refusal."""
+    uncertain = bool(change.params.get("uncertain"))
+    change.params = {k: v for k, v in change.params.items() if k != "uncertain"}
+    change.state, change.outcome, change.finished_at = "pending", None, None
+    if not uncertain:
+        change.request_id = str(uuid.uuid4())
+
+
+def enqueue(change: ChangeRequest, *, delay: float | None = None) -> None:
+    """Hand the change to a worker. If the queue is down the change stays pending, says
+    so, and the requeue cron hands it over when the queue is back (nothing is lost)."""
+    from app.queue import enqueue as put
+    from app.queue import enqueue_in
+
+    job_id = f"change-{change.id}-{uuid.uuid4().hex[:8]}"
+    timeout = job_timeout()
     try:
-        put(APPLY_JOB, change.id, job_id=f"change-{change.id}-{uuid.uuid4().hex[:8]}")
-    except Exception as error:  # Redis unreachable: the request must not hang forever
+        if delay:
+            enqueue_in(
+                timedelta(seconds=delay), APPLY_JOB, change.id, job_id=job_id, job_timeout=timeout
+            )
+        else:
+            put(APPLY_JOB, change.id, job_id=job_id, job_timeout=timeout)
+    except Exception:  # Redis unreachable: keep the change, say so, hand it over later
         current_app.logger.exception("could not enqueue change %s", change.id)
-        finish(
-            change,
-            "failed",
-            f"The change could not be queued ({type(error).__name__}); "
-            "nothing was changed. Try again.",
-        )
+        db.session.rollback()
+        change.queued_at = None
+        change.outcome = QUEUE_DOWN
         db.session.commit()
+        return
+    change.queued_at = utcnow()
+    if change.outcome == QUEUE_DOWN:
+        change.outcome = None
+    db.session.commit()
+
+
+def requeue_stuck(
+    older_than: timedelta = timedelta(minutes=5), running_for: timedelta | None = None
+) -> list[int]:
+    """Hand changes left open to a worker again: pending ones never queued (the queue was
+    down) or queued more than `older_than` ago, and running ones started more than
+    `running_for` ago (default: the job timeout, after which RQ has surely stopped the
+    job; a worker killed mid-job leaves it "started" and nothing else retries it). A change
+    that used all its attempts fails instead, saying so. Applying is safe to repeat."""
+    config = current_app.config
+    now = utcnow()
+    running_for = running_for if running_for is not None else timedelta(seconds=job_timeout() + 60)
+    stuck = db.session.scalars(
+        select(ChangeRequest)
+        .where(
+            or_(
+                (ChangeRequest.state == "pending")
+                & or_(
+                    ChangeRequest.queued_at.is_(None),
+                    ChangeRequest.queued_at <= now - older_than,
+                ),
+                (ChangeRequest.state == "running") & (ChangeRequest.queued_at <= now - running_for),
+            )
+        )
+        .order_by(ChangeRequest.id)
+    ).all()
+    again: list[ChangeRequest] = []
+    for change in stuck:
+        given_up = change.attempts >= int(config.get("CHANGE_MAX_ATTEMPTS", MAX_ATTEMPTS))
+        if given_up:
+            finish_unknown(change, "the change")
+            change.outcome = (
+                f"Stopped after {change.attempts} attempts that did not finish. It may or may "
+                "not have reached Microsoft; Retry checks Partner Center first."
+            )
+        else:
+            if change.state == "running":  # its worker is gone: so is its hold on the customer
+                customer = db.session.get(Customer, change.customer_id)
+                if customer is not None:
+                    locks.break_lock(customer.pc_id, lock_holder(change.id))
+            change.state = "pending"
+            again.append(change)
+        audit.record(
+            f"change.{change.kind}",
+            actor="job:requeue",
+            customer_id=change.customer_id,
+            object_type="subscription" if change.subscription_id else "change_request",
+            object_id=change.subscription.pc_id if change.subscription_id else str(change.id),
+            outcome="failed" if given_up else "requeued",
+            message=change.outcome if given_up else "Still open; handed to a worker again.",
+        )
+    db.session.commit()
+    for change in again:
+        enqueue(change)
+    return [change.id for change in again]

@@ -164,65 +164,120 @@ def apply_assignment(change: ChangeRequest, pc: PartnerCenterClient) -> None:
     graph = factory.graph(customer.tenant_id)
     try:
         if change.kind == "assign" and params.get("buy") and not params.get("bought"):
-            fresh = pc.subscription(customer.pc_id, sub.pc_id)
-            sync.refresh_subscription(sub, fresh)
-            db.session.commit()  # never hold a database write lock across a Microsoft call
-            decision = nce.check_quantity_change(
-                licensing.facts_of(sub), sub.quantity + 1, utcnow()
-            )
-            if not decision.allowed:
-                outbox.finish(change, "failed", f"The seat could not be bought: {decision.reason}")
+            if not _buy_seat(change, customer, sub, pc):
                 return
-            pc.update_subscription(
-                customer.pc_id,
-                sub.pc_id,
-                {"quantity": sub.quantity + 1},
-                request_id=_step_id(change, "buy"),
-                current=fresh,
-            )
-            sync.refresh_subscription(sub, pc.subscription(customer.pc_id, sub.pc_id))
-            sub.update_count += 1
-            params["bought"] = True
-            params["bought_quantity"] = sub.quantity
-            change.params = params
-            audit.record(
-                "license.bought",
-                actor=change.requested_by,
-                customer_id=customer.id,
-                object_type="subscription",
-                object_id=sub.pc_id,
-                after={"quantity": sub.quantity},
-                message=change.summary,
-            )
-            db.session.commit()  # the purchase is kept, whatever happens next
+            params = dict(change.params)
         add = (params["sku_id"],) if change.kind == "assign" else ()
         remove = (params["sku_id"],) if change.kind == "unassign" else ()
-        graph.assign_license(
-            params["graph_user_id"], add=add, remove=remove, request_id=_step_id(change, "graph")
-        )
+        try:
+            graph.assign_license(
+                params["graph_user_id"],
+                add=add,
+                remove=remove,
+                request_id=_step_id(change, "graph"),
+            )
+        except MicrosoftError as error:
+            if not outbox.ambiguous(error) or params.get("bought"):
+                raise
+            db.session.rollback()
+            outbox.finish_unknown(change, "the license change")
+            return
         _record_licenses(customer, params, add=bool(add))
         outbox.finish(change, "done", _done_text(change, sub, params))
     except MicrosoftError as error:
         db.session.rollback()
-        bought = params.get("bought")
-        prefix = (
-            f"The seat was bought (now {params.get('bought_quantity')} seats), but "
-            if bought
-            else ""
-        )
-        what = "assigning" if change.kind == "assign" else "removing"
+        _failed(change, error)
+    except Exception:  # a bug or an outage of ours: never leave the change open
+        outbox.finish_unexpected(change)
+    finally:
+        graph.close()
+
+
+def _buy_seat(
+    change: ChangeRequest, customer: Customer, sub: Subscription, pc: PartnerCenterClient
+) -> bool:
+    """Buy the one seat of an assignment, at most once over every attempt; False when the
+    change ended here (refused, or Partner Center could not say whether it was bought).
+
+    The seat count to reach (`buy_to`) is written down before the PATCH: a later attempt
+    that finds it in Partner Center knows the seat was bought (an answer lost or a 5xx
+    after the work was done) and does not buy another."""
+    fresh = pc.subscription(customer.pc_id, sub.pc_id)
+    sync.refresh_subscription(sub, fresh)
+    db.session.commit()  # never hold a database write lock across a Microsoft call
+    target = change.params.get("buy_to")
+    if target is None or fresh.quantity != target:
+        if target is not None and fresh.quantity != target - 1:
+            outbox.finish(
+                change,
+                "failed",
+                f"Partner Center's seat count changed while the seat was being bought (it "
+                f"has {fresh.quantity} now, Seatwise was going from {target - 1} to {target}), "
+                "so Seatwise cannot tell whether its seat was bought and bought nothing more. "
+                "Check the seats on the license page; Retry buys one seat from the new count.",
+            )
+            change.params = {k: v for k, v in change.params.items() if k != "buy_to"}
+            return False
+        decision = nce.check_quantity_change(licensing.facts_of(sub), fresh.quantity + 1, utcnow())
+        if not decision.allowed:
+            outbox.finish(change, "failed", f"The seat could not be bought: {decision.reason}")
+            return False
+        target = fresh.quantity + 1
+        change.params = {**change.params, "buy_to": target}
+        db.session.commit()  # written down before the call that buys
+        try:
+            pc.update_subscription(
+                customer.pc_id,
+                sub.pc_id,
+                {"quantity": target},
+                request_id=_step_id(change, "buy"),
+                current=fresh,
+            )
+        except MicrosoftError as error:
+            if not outbox.ambiguous(error):
+                raise
+            try:  # the seat may have been bought all the same: ask what is there now
+                fresh = pc.subscription(customer.pc_id, sub.pc_id)
+            except MicrosoftError:
+                outbox.finish_unknown(change, "the seat purchase")
+                return False
+            if fresh.quantity != target:
+                raise error from None
+    sync.refresh_subscription(sub, pc.subscription(customer.pc_id, sub.pc_id))
+    sub.update_count += 1
+    change.params = {**change.params, "bought": True, "bought_quantity": sub.quantity}
+    audit.record(
+        "license.bought",
+        actor=change.requested_by,
+        customer_id=customer.id,
+        object_type="subscription",
+        object_id=sub.pc_id,
+        after={"quantity": sub.quantity},
+        message=change.summary,
+    )
+    db.session.commit()  # the purchase is kept, whatever happens next
+    return True
+
+
+def _failed(change: ChangeRequest, error: MicrosoftError) -> None:
+    """The outcome of a Microsoft error, saying truly what was bought and what is left."""
+    params = change.params
+    bought = params.get("bought")
+    what = "assigning" if change.kind == "assign" else "removing"
+    if bought:
         outbox.finish(
             change,
             "failed",
-            f"{prefix}{what} the license failed: {error}. "
-            + (
-                "Retry assigns it without buying another seat."
-                if bought
-                else "Nothing was changed; try again."
-            ),
+            f"The seat was bought (now {params.get('bought_quantity')} seats), but {what} the "
+            f"license failed: {error}. Retry assigns it without buying another seat.",
         )
-    finally:
-        graph.close()
+        return
+    change.params = {k: v for k, v in params.items() if k != "buy_to"}
+    outbox.finish(
+        change,
+        "failed",
+        f"{what.capitalize()} the license failed: {error}. Nothing was changed; try again.",
+    )
 
 
 def _record_licenses(customer: Customer, params: dict[str, Any], *, add: bool) -> None:

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from app.extensions import db
-from app.models import ChangeRequest
-from app.services import licensing, people, people_view
+from app.models import ChangeRequest, Customer
+from app.services import licensing, locks, outbox, people, people_view
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
 
+# Seconds a change waits for its customer's sync or reconciliation to end, then the delay
+# before it is tried again (the app's config may set CHANGE_LOCK_WAIT).
+LOCK_WAIT = 30.0
+LOCKED_DELAY = 30
+
 
 def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
-    """Apply the change `change_id` by its kind (a subscription change or an assignment)."""
+    """Apply the change `change_id` by its kind, holding its customer's lock: a sync or the
+    reconciliation committing the same subscription in between would make the job's own
+    write fail after Partner Center had already changed. A customer busy for longer sends
+    the change back to the queue a little later (it stays pending; nothing is lost)."""
     change = db.session.get(ChangeRequest, change_id)
     if change is None:
         raise NotFound(f"no change request {change_id}")
+    customer = db.session.get(Customer, change.customer_id)
+    assert customer is not None
+    db.session.rollback()  # hold no transaction while waiting for the lock
+    try:
+        with locks.customer_lock(
+            customer.pc_id,
+            timeout=outbox.job_timeout(),
+            wait=float(current_app.config.get("CHANGE_LOCK_WAIT", LOCK_WAIT)),
+            holder=outbox.lock_holder(change_id),
+        ):
+            return _apply(change_id, pc)
+    except locks.Busy:
+        change = db.session.get(ChangeRequest, change_id)
+        assert change is not None
+        if change.is_open:
+            outbox.enqueue(change, delay=LOCKED_DELAY)
+        return change
+
+
+def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
+    change = db.session.get(ChangeRequest, change_id)
+    assert change is not None
     if change.kind in people_view.ASSIGNMENT_KINDS:
         return people.apply_assignment_change(change_id, pc=pc)
     return licensing.apply_change(change_id, pc=pc)

@@ -151,7 +151,7 @@ def test_a_worker_killed_mid_change_is_recovered_and_the_change_applied_exactly_
         kill_worker(worker)  # the worker and its work horse, mid-PATCH
     assert state_of(app, change)[0] == "running"  # the dead worker left it open
     with app.app_context():
-        assert licensing.requeue_stuck_changes(older_than=timedelta(0)) == [change]
+        assert licensing.requeue_stuck_changes(timedelta(0), running_for=timedelta(0)) == [change]
     work()
     assert state_of(app, change) == ("done", "Done: 23 seats.")
     assert pc_quantity(emulator, "sub-nw-exo1") == 23
