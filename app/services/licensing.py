@@ -341,30 +341,34 @@ def _write(
 def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
     """Apply an accepted change at Partner Center and record the outcome (safe to repeat).
 
-    What the outcome says is true: after an answer that leaves it open whether Partner
-    Center carried the call out (a timeout, a 5xx), Partner Center is asked again; when it
-    cannot say, the change ends "not known" and its retry keeps the same request id."""
+    A change is marked "sent" before its PATCH. Until Partner Center answers clearly, every
+    later attempt (a requeue after a dead worker, a person's Retry) sends the same request
+    id again, which Partner Center carries out at most once; a change never sent is first
+    checked against the seat count the person saw and against the rules."""
     change, started = outbox.start(change_id)
     if not started:
         return change
-    spec = KINDS[change.kind]
     sub = change.subscription
     customer = db.session.get(Customer, change.customer_id)
     assert customer is not None
     client = pc or factory.partner_center()
     before = _snapshot(sub)
     try:
+        spec = KINDS[change.kind]
         fresh = client.subscription(customer.pc_id, sub.pc_id)
         sync.refresh_subscription(sub, fresh)
+        db.session.commit()  # the row shows what Partner Center has, whatever happens next
+        sent = outbox.was_sent(change)
+        if not sent:
+            _require_base(change, fresh)
         if spec.done(fresh, change.params):
             # Already applied (a retried job whose first run got that far): just record it.
             outbox.finish(change, "done", _done_text(change, sub))
         else:
             sync.reallocate_assigned(customer.id, sub.sku_id)
             db.session.commit()  # never hold a database write lock across a Microsoft call
-            _require_base(change, fresh)
-            decision = spec.decide(facts_of(sub), change.params, utcnow())
-            decision.require()
+            if not sent:
+                spec.decide(facts_of(sub), change.params, utcnow()).require()
             after = _carry_out(client, customer, change, fresh)
             if after is None:
                 outbox.finish_unknown(change, "the change")
@@ -378,6 +382,7 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
         outbox.finish(change, "failed", violation.decision.reason)
     except EtagMismatch:
         db.session.rollback()
+        outbox.clear_sent(change)
         outbox.finish(
             change,
             "failed",
@@ -386,7 +391,9 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
         )
     except MicrosoftError as error:
         db.session.rollback()
-        outbox.finish(change, "failed", _microsoft_text(error))
+        if not outbox.ambiguous(error):
+            outbox.clear_sent(change)
+        outbox.finish(change, "failed", _microsoft_text(error, sent=outbox.was_sent(change)))
     except Exception:  # a bug or an outage of ours: never leave the change open
         outbox.finish_unexpected(change)
     finally:
@@ -428,14 +435,23 @@ def _carry_out(
     change: ChangeRequest,
     fresh: PcSubscription,
 ) -> PcSubscription | None:
-    """PATCH the change; Partner Center's subscription afterwards, None when it cannot say."""
+    """PATCH the change; Partner Center's subscription afterwards, None when it cannot say.
+
+    Sent again after an unclear answer, a new seat count keeps its step (+1 stays +1 on the
+    count Partner Center has now) should the first request not have been carried out; if
+    it was, Partner Center answers the repeated request id with the first outcome."""
     spec = KINDS[change.kind]
     sub = change.subscription
+    params = dict(change.params)
+    if outbox.was_sent(change) and change.kind == "quantity" and "base" in params:
+        params["quantity"] = fresh.quantity + params["quantity"] - params["base"]
+    outbox.mark_sent(change)
+    db.session.commit()  # written down before the call that changes Partner Center
     try:
         client.update_subscription(
             customer.pc_id,
             sub.pc_id,
-            spec.patch(fresh, change.params),
+            spec.patch(fresh, params),
             request_id=change.request_id,
             current=fresh,
         )
@@ -446,7 +462,7 @@ def _carry_out(
             after = client.subscription(customer.pc_id, sub.pc_id)
         except MicrosoftError:
             return None
-        if not spec.done(after, change.params):
+        if not spec.done(after, params):
             raise error from None
         return after
     return client.subscription(customer.pc_id, sub.pc_id)
@@ -467,7 +483,13 @@ def _done_text(change: ChangeRequest, sub: Subscription) -> str:
     return texts[change.kind]
 
 
-def _microsoft_text(error: MicrosoftError) -> str:
+def _microsoft_text(error: MicrosoftError, *, sent: bool = False) -> str:
+    if sent:  # a 5xx or no answer, and Partner Center does not show the change now
+        return (
+            f"Microsoft answered with an error ({error}) and does not show the change, so it "
+            "was not made. Retry sends the same request again; Microsoft carries it out at "
+            "most once."
+        )
     if error.status == 409:
         return (
             "Microsoft is renewing this subscription right now; nothing was changed. "

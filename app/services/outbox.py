@@ -156,11 +156,29 @@ def ambiguous(error: MicrosoftError) -> bool:
     return error.status is None or error.status >= 500
 
 
+def was_sent(change: ChangeRequest) -> bool:
+    """An earlier attempt sent this change to Microsoft without a clear answer (or was
+    stopped around the call): it may have been carried out."""
+    return bool(change.params.get("sent"))
+
+
+def mark_sent(change: ChangeRequest) -> None:
+    """About to send the change (the caller commits before the call)."""
+    if not was_sent(change):
+        change.params = {**change.params, "sent": True}
+
+
+def clear_sent(change: ChangeRequest) -> None:
+    """Microsoft answered clearly that it did not carry the change out."""
+    if was_sent(change):
+        change.params = {k: v for k, v in change.params.items() if k != "sent"}
+
+
 def finish_unknown(change: ChangeRequest, what: str) -> None:
     """Microsoft did not say whether `what` was done, and could not be asked: the change
-    fails saying so, and its retry keeps the same request id (Partner Center answers a
-    repeated request id with the first outcome, and the job checks before acting)."""
-    change.params = {**change.params, "uncertain": True}
+    fails saying so; its retry sends the same request id (Partner Center answers a
+    repeated request id with the first outcome) after checking what is there."""
+    mark_sent(change)
     finish(
         change,
         "failed",
@@ -174,22 +192,26 @@ def finish_unexpected(change: ChangeRequest) -> None:
     ends failed with a true reason instead of staying open, and is logged."""
     db.session.rollback()
     current_app.logger.exception("change %s stopped by an unexpected error", change.id)
-    finish_unknown(change, "the change")
-    change.outcome = (
-        f"Seatwise stopped on an unexpected error while applying this (change {change.id}); "
-        "it may or may not have reached Microsoft. Retry checks Partner Center first and "
+    reached = (
+        "it may or may not have reached Microsoft; Retry checks Partner Center first and "
         "never applies it twice."
+        if was_sent(change)
+        else "nothing was sent to Microsoft. Try again."
+    )
+    finish(
+        change,
+        "failed",
+        f"Seatwise stopped on an unexpected error while applying this (change {change.id}); "
+        + reached,
     )
 
 
 def prepare_retry(change: ChangeRequest) -> None:
-    """Open a failed change again. A failure Microsoft left unclear keeps its request id
-    (the same operation, applied at most once); a clear one gets a new id, so Partner
+    """Open a failed change again. One that may have been sent keeps its request id (the
+    same operation, carried out at most once); otherwise it gets a new id, so Partner
     Center does not answer the retry with the old refusal."""
-    uncertain = bool(change.params.get("uncertain"))
-    change.params = {k: v for k, v in change.params.items() if k != "uncertain"}
     change.state, change.outcome, change.finished_at = "pending", None, None
-    if not uncertain:
+    if not was_sent(change):
         change.request_id = str(uuid.uuid4())
 
 
@@ -250,10 +272,16 @@ def requeue_stuck(
     for change in stuck:
         given_up = change.attempts >= int(config.get("CHANGE_MAX_ATTEMPTS", MAX_ATTEMPTS))
         if given_up:
-            finish_unknown(change, "the change")
-            change.outcome = (
-                f"Stopped after {change.attempts} attempts that did not finish. It may or may "
-                "not have reached Microsoft; Retry checks Partner Center first."
+            finish(
+                change,
+                "failed",
+                f"Stopped after {change.attempts} attempts that did not finish. "
+                + (
+                    "It may or may not have reached Microsoft; Retry checks Partner Center "
+                    "first and never applies it twice."
+                    if was_sent(change)
+                    else "Nothing was sent to Microsoft; try again."
+                ),
             )
         else:
             if change.state == "running":  # its worker is gone: so is its hold on the customer

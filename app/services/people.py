@@ -199,31 +199,26 @@ def _buy_seat(
     """Buy the one seat of an assignment, at most once over every attempt; False when the
     change ended here (refused, or Partner Center could not say whether it was bought).
 
-    The seat count to reach (`buy_to`) is written down before the PATCH: a later attempt
-    that finds it in Partner Center knows the seat was bought (an answer lost or a 5xx
-    after the work was done) and does not buy another."""
+    The seat count to reach (`buy_to`) is written down, and the change marked sent, before
+    the PATCH. A later attempt that finds that count knows the seat was bought; otherwise
+    it sends the same request id again for one seat more than Partner Center has now,
+    which Partner Center carries out at most once (a lost answer is not a second seat)."""
     fresh = pc.subscription(customer.pc_id, sub.pc_id)
     sync.refresh_subscription(sub, fresh)
     db.session.commit()  # never hold a database write lock across a Microsoft call
     target = change.params.get("buy_to")
-    if target is None or fresh.quantity != target:
-        if target is not None and fresh.quantity != target - 1:
-            outbox.finish(
-                change,
-                "failed",
-                f"Partner Center's seat count changed while the seat was being bought (it "
-                f"has {fresh.quantity} now, Seatwise was going from {target - 1} to {target}), "
-                "so Seatwise cannot tell whether its seat was bought and bought nothing more. "
-                "Check the seats on the license page; Retry buys one seat from the new count.",
+    sent = outbox.was_sent(change) and target is not None
+    if not (sent and fresh.quantity == target):
+        if not sent:
+            decision = nce.check_quantity_change(
+                licensing.facts_of(sub), fresh.quantity + 1, utcnow()
             )
-            change.params = {k: v for k, v in change.params.items() if k != "buy_to"}
-            return False
-        decision = nce.check_quantity_change(licensing.facts_of(sub), fresh.quantity + 1, utcnow())
-        if not decision.allowed:
-            outbox.finish(change, "failed", f"The seat could not be bought: {decision.reason}")
-            return False
+            if not decision.allowed:
+                outbox.finish(change, "failed", f"The seat could not be bought: {decision.reason}")
+                return False
         target = fresh.quantity + 1
         change.params = {**change.params, "buy_to": target}
+        outbox.mark_sent(change)
         db.session.commit()  # written down before the call that buys
         try:
             pc.update_subscription(
@@ -262,9 +257,8 @@ def _buy_seat(
 def _failed(change: ChangeRequest, error: MicrosoftError) -> None:
     """The outcome of a Microsoft error, saying truly what was bought and what is left."""
     params = change.params
-    bought = params.get("bought")
     what = "assigning" if change.kind == "assign" else "removing"
-    if bought:
+    if params.get("bought"):
         outbox.finish(
             change,
             "failed",
@@ -272,7 +266,16 @@ def _failed(change: ChangeRequest, error: MicrosoftError) -> None:
             f"license failed: {error}. Retry assigns it without buying another seat.",
         )
         return
-    change.params = {k: v for k, v in params.items() if k != "buy_to"}
+    if outbox.was_sent(change) and outbox.ambiguous(error):
+        outbox.finish(
+            change,
+            "failed",
+            f"Buying the seat failed ({error}) and Partner Center does not show it, so no "
+            "seat was bought. Retry sends the same request again; Microsoft carries it out "
+            "at most once.",
+        )
+        return
+    outbox.clear_sent(change)
     outbox.finish(
         change,
         "failed",

@@ -91,7 +91,7 @@ def test_500s_until_the_budget_is_spent_fail_with_the_reason_and_retry_completes
         app.config["MICROSOFT_RETRY_SECONDS"] = 30.0
     state, outcome = state_of(app, change)
     assert state == "failed"
-    assert outcome is not None and "HTTP 500" in outcome and "Nothing was changed" in outcome
+    assert outcome is not None and "HTTP 500" in outcome and "so it was not made" in outcome
     assert pc_quantity(emulator, "sub-nw-exo1") == 20
     httpx_delete(emulator)
     with app.app_context():
