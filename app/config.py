@@ -75,6 +75,13 @@ class Config:
         self.SYNC_CONCURRENCY = int(env("SYNC_CONCURRENCY", "4"))
         # Finished sync runs (one per customer and hour) are kept this many days.
         self.SYNC_RUNS_KEEP_DAYS = int(env("SYNC_RUNS_KEEP_DAYS", "30"))
+        # Change jobs: RQ's time limit (raised to outlive the retry budget), the attempts
+        # before the requeue gives up, and the customer's lock (wait for it; its time to
+        # live, renewed while the job runs, so a killed worker frees the customer soon).
+        self.CHANGE_JOB_TIMEOUT = int(env("CHANGE_JOB_TIMEOUT", "900"))
+        self.CHANGE_MAX_ATTEMPTS = int(env("CHANGE_MAX_ATTEMPTS", "5"))
+        self.CHANGE_LOCK_WAIT = float(env("CHANGE_LOCK_WAIT", "30"))
+        self.CHANGE_LOCK_TTL = float(env("CHANGE_LOCK_TTL", "30"))
 
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None

@@ -28,12 +28,6 @@ from app.services.microsoft.http import MicrosoftError
 
 APPLY_JOB = "jobs.provisioning.apply_change"  # the worker's entry point, by name
 
-# A change job must outlive the Microsoft client's retry budget (MICROSOFT_RETRY_SECONDS,
-# 300 s, with ~2 min waits after a 409) and the wait for the customer's lock; RQ's default
-# of 180 s would stop it halfway. Tests and operators may set these in the app's config.
-JOB_TIMEOUT = 900
-MAX_ATTEMPTS = 5
-
 QUEUE_DOWN = (
     "Waiting for the job queue, which cannot be reached just now; the change is kept and "
     "is applied as soon as the queue is back."
@@ -144,10 +138,12 @@ def lock_holder(change_id: int) -> str:
 
 
 def job_timeout() -> int:
-    """Seconds a change job may run: above the retry budget, whatever it is configured to."""
+    """Seconds a change job may run (CHANGE_JOB_TIMEOUT): it must outlive the Microsoft
+    client's retry budget, two calls with ~2 min waits after a 409, and the wait for the
+    customer's lock; RQ's default of 180 s would stop it halfway."""
     config = current_app.config
-    budget = float(config.get("MICROSOFT_RETRY_SECONDS", 300))
-    return max(int(config.get("CHANGE_JOB_TIMEOUT", JOB_TIMEOUT)), int(budget * 2) + 180)
+    budget = float(config["MICROSOFT_RETRY_SECONDS"]) + float(config["CHANGE_LOCK_WAIT"])
+    return max(int(config["CHANGE_JOB_TIMEOUT"]), int(budget * 2) + 180)
 
 
 def ambiguous(error: MicrosoftError) -> bool:
@@ -270,7 +266,7 @@ def requeue_stuck(
     ).all()
     again: list[ChangeRequest] = []
     for change in stuck:
-        given_up = change.attempts >= int(config.get("CHANGE_MAX_ATTEMPTS", MAX_ATTEMPTS))
+        given_up = change.attempts >= int(config["CHANGE_MAX_ATTEMPTS"])
         if given_up:
             finish(
                 change,

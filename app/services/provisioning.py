@@ -10,10 +10,7 @@ from app.services import licensing, locks, outbox, people, people_view
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
 
-# Seconds a change waits for its customer's sync or reconciliation to end, then the delay
-# before it is tried again (the app's config may set CHANGE_LOCK_WAIT).
-LOCK_WAIT = 30.0
-LOCKED_DELAY = 30
+LOCKED_DELAY = 30  # seconds before a change whose customer stayed busy is tried again
 
 
 def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
@@ -30,8 +27,9 @@ def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeReq
     try:
         with locks.customer_lock(
             customer.pc_id,
-            timeout=outbox.job_timeout(),
-            wait=float(current_app.config.get("CHANGE_LOCK_WAIT", LOCK_WAIT)),
+            timeout=float(current_app.config["CHANGE_LOCK_TTL"]),
+            renew=True,
+            wait=float(current_app.config["CHANGE_LOCK_WAIT"]),
             holder=outbox.lock_holder(change_id),
         ):
             return _apply(change_id, pc)

@@ -5,6 +5,7 @@ a real RQ worker on real Redis."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -250,7 +251,7 @@ def test_a_change_waits_while_its_customer_is_being_synced_then_applies(
             assert licensing.requeue_stuck_changes(timedelta(0)) == [change_id]
         work()
     finally:
-        app.config.pop("CHANGE_LOCK_WAIT")
+        app.config["CHANGE_LOCK_WAIT"] = 30.0
     assert change_of(app, change_id).state == "done"
     assert pc_quantity(emulator) == 21
 
@@ -328,3 +329,20 @@ def test_two_changes_of_one_subscription_cannot_both_be_open(
             select(ChangeRequest).where(ChangeRequest.state.in_(("pending", "running")))
         ).all()
         assert [c.id for c in open_ones] == [first.id]
+
+
+def test_a_renewed_customer_lock_outlives_its_time_to_live_and_frees_when_left(
+    app: Flask,
+) -> None:
+    with app.app_context():
+        with locks.customer_lock("cust-lock", timeout=0.6, holder="change-1", renew=True):
+            time.sleep(1.5)  # more than twice its time to live: still held
+            with pytest.raises(locks.Busy), locks.customer_lock("cust-lock", wait=0):
+                pass
+        with locks.customer_lock("cust-lock", wait=0):  # left: free at once
+            pass
+        with locks.customer_lock("cust-lock", timeout=0.6, holder="change-2", wait=0):
+            assert locks.break_lock("cust-lock", "change-1") is False  # not its holder
+            assert locks.break_lock("cust-lock", "change-2") is True
+        with locks.customer_lock("cust-lock", wait=0):
+            pass
