@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format pytest chromium clean bench
+.PHONY: run test lint format pytest chromium clean bench chaos
 
 # .python-version asks pyenv for Python 3.12 (3.11.7 crashes under threads: docs/known-defects.md);
 # a virtualenv made by an older Python is made again.
@@ -34,6 +34,11 @@ pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
 test: lint pytest
+
+# The chaos run (issue 16): 1,000 operations under faults and killed workers; prints its
+# figures. Not part of `make pytest` (a few minutes); CI runs it on PostgreSQL and Redis.
+chaos: $(STAMP)
+	$(BIN)/pytest -m chaos tests/reliability -s
 
 # Benchmarks (issue 9): each adds its results to bench/BENCHMARKS.md; under 10 minutes.
 bench: $(STAMP)

@@ -325,8 +325,24 @@ def _create(
     key: str,
     summary: str,
 ) -> ChangeRequest:
+    busy = AssignmentRefused("Another change of this product is being applied; wait for it.")
     if outbox.open_change(sub) is not None:
-        raise AssignmentRefused("Another change of this product is being applied; wait for it.")
+        raise busy
+    try:
+        return _write(actor, customer, sub, kind, params, key, summary)
+    except outbox.ChangeBusy:  # another request got there between the check and the write
+        raise busy from None
+
+
+def _write(
+    actor: User,
+    customer: Customer,
+    sub: Subscription,
+    kind: str,
+    params: dict[str, Any],
+    key: str,
+    summary: str,
+) -> ChangeRequest:
     return outbox.create(
         customer=customer,
         sub=sub,

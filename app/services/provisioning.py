@@ -10,7 +10,7 @@ from app.services import licensing, locks, outbox, people, people_view
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
 
-LOCKED_DELAY = 30  # seconds before a change whose customer stayed busy is tried again
+LOCKED_DELAY = 5  # seconds before a change whose customer stayed busy is tried again
 
 
 def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
-from app.domain.settings import SettingValue, apply_changes, format_value
+from app.domain.settings import SettingError, SettingValue, apply_changes, format_value
 from app.extensions import db
 from app.models import Customer, User
 from app.services import audit
@@ -40,7 +41,14 @@ def change_settings(
                 before={key: format_value(before[key])},
                 after={key: format_value(value)},
             )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:  # another change of this company's row won the race
+        db.session.rollback()
+        raise SettingError(
+            f"{customer.name}'s settings were changed by someone else at the same moment; "
+            "nothing was changed. Reload them and try again."
+        ) from None
     return after
 
 

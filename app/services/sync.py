@@ -446,12 +446,13 @@ def _set_tranches(row: Subscription, pc: PcSubscription, now: datetime) -> None:
     a window earlier, so its window is closed."""
     wanted: list[tuple[int, datetime, datetime]] = []
     open_total = 0
-    for tranche in pc.refundable or ():
-        if tranche.allowed_until > now and tranche.quantity > 0:
-            wanted.append(
-                (tranche.quantity, tranche.allowed_until - REFUND_WINDOW, tranche.allowed_until)
-            )
-            open_total += tranche.quantity
+    # Never more refundable seats than the subscription has (a list not yet updated after a
+    # reduction): the earliest windows are kept, so fewer seats look returnable, not more.
+    for tranche in sorted(pc.refundable or (), key=lambda t: t.allowed_until):
+        quantity = min(tranche.quantity, pc.quantity - open_total)
+        if tranche.allowed_until > now and quantity > 0:
+            wanted.append((quantity, tranche.allowed_until - REFUND_WINDOW, tranche.allowed_until))
+            open_total += quantity
     rest = pc.quantity - open_total
     if rest > 0:
         start = pc.effective_start
