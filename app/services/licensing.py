@@ -204,7 +204,7 @@ def facts_of(sub: Subscription) -> nce.SubscriptionFacts:
         is_nce=sub.is_nce,
         is_trial=sub.is_trial,
         auto_renew=sub.auto_renew,
-        tranches=tuple(nce.Tranche(t.quantity, t.added_at) for t in sub.tranches if t.quantity),
+        tranches=_tranches_within(sub),
         has_scheduled_changes=sub.scheduled_quantity is not None,
         scheduled_quantity=sub.scheduled_quantity,
         update_count=sub.update_count,
@@ -215,6 +215,20 @@ def facts_of(sub: Subscription) -> nce.SubscriptionFacts:
         cancellation_allowed_until=sub.cancellation_allowed_until,
         product=sub.sku_id or "",
     )
+
+
+def _tranches_within(sub: Subscription) -> tuple[nce.Tranche, ...]:
+    """The seat tranches, oldest first, never more seats than the row's count: a request
+    that read the row just before a job rewrote its tranches (each read sees the latest
+    commit) must not hold a newer count's tranches. The job re-checks on fresh data."""
+    kept: list[nce.Tranche] = []
+    left = sub.quantity
+    for tranche in sorted(sub.tranches, key=lambda t: t.added_at):
+        quantity = min(tranche.quantity, left)
+        if quantity > 0:
+            kept.append(nce.Tranche(quantity, tranche.added_at))
+            left -= quantity
+    return tuple(kept)
 
 
 def _status(text: str) -> nce.Status:

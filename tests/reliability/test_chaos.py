@@ -347,7 +347,7 @@ def requeue(app: Flask, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         with app.app_context():
             licensing.requeue_stuck_changes(
-                timedelta(seconds=10), running_for=timedelta(seconds=15)
+                timedelta(seconds=10), running_for=timedelta(seconds=60)
             )
             db.session.remove()
 
@@ -364,10 +364,32 @@ def open_changes(app: Flask) -> int:
         )
 
 
-def settle(app: Flask, deadline: float) -> None:
+def count_open(app: Flask, state: str) -> int:
+    with app.app_context():
+        return int(
+            db.session.scalar(
+                select(func.count()).select_from(ChangeRequest).where(ChangeRequest.state == state)
+            )
+            or 0
+        )
+
+
+def settle(app: Flask, workers: Workers, deadline: float) -> None:
+    """Let the live workers finish what is queued; then what is still "running" belonged to
+    killed workers: with every worker stopped, the requeue hands it over and it completes."""
+    while count_open(app, "pending") and time.monotonic() < deadline:
+        with app.app_context():
+            licensing.requeue_stuck_changes(timedelta(seconds=5))
+            db.session.remove()
+        time.sleep(1.0)
+    workers.stop()
+    with app.app_context():
+        licensing.requeue_stuck_changes(timedelta(0), running_for=timedelta(0))
+        db.session.remove()
+    workers.start()
     while open_changes(app) and time.monotonic() < deadline:
         with app.app_context():
-            licensing.requeue_stuck_changes(timedelta(seconds=3), running_for=timedelta(seconds=8))
+            licensing.requeue_stuck_changes(timedelta(seconds=5))
             db.session.remove()
         time.sleep(1.0)
 
@@ -423,12 +445,12 @@ def test_chaos_run_loses_nothing_and_applies_nothing_twice(
     emulator.faults([])  # the storm is over: what is left must settle
     with app.app_context():
         requests_log = emulator.state()["requests"]
-    settle(app, time.monotonic() + 180)
+    settle(app, workers, time.monotonic() + 180)
     retried: Counter[int] = Counter()
     for _ in range(3):  # unclear outcomes are resolved by Retry, never applied twice
         if not retry_unclear(app, pat_id, retried):
             break
-        settle(app, time.monotonic() + 120)
+        settle(app, workers, time.monotonic() + 120)
     workers.stop()
     elapsed = time.monotonic() - began
 

@@ -18,12 +18,21 @@ from sqlalchemy import select
 
 from app.domain.roles import Role
 from app.extensions import db
-from app.models import AuditEvent, ChangeRequest, Customer, DirectoryUser, Subscription, User
+from app.models import (
+    AuditEvent,
+    ChangeRequest,
+    Customer,
+    DirectoryUser,
+    Subscription,
+    Tranche,
+    User,
+)
 from app.models._types import utcnow
 from app.queue import get_queue
 from app.services import licensing, locks, outbox, people
 from app.services.microsoft import factory
-from tests.support.processes import Emulator
+from tests.support.processes import Emulator, OidcProvider
+from tests.web.test_licenses import NW, form_values, signed_in
 
 SUB = "sub-nw-exo1"  # Exchange Online (Plan 1), monthly term, 20 seats, 12 assigned
 
@@ -346,3 +355,53 @@ def test_a_renewed_customer_lock_outlives_its_time_to_live_and_frees_when_left(
             assert locks.break_lock("cust-lock", "change-2") is True
         with locks.customer_lock("cust-lock", wait=0):
             pass
+
+
+def test_with_the_queue_down_the_row_sent_back_says_the_change_waits(
+    app: Flask,
+    oidc_provider: OidcProvider,
+    demo: dict[str, int],
+    emulator: Emulator,
+    work: Callable[[], None],
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+    page = ann.get(f"{NW}/licenses").get_data(as_text=True)
+    data = {**form_values(page, SUB), "quantity": "21"}
+    with app.app_context():
+        working = app.extensions["seatwise.redis"]
+    app.extensions["seatwise.redis"] = Redis(port=1, socket_connect_timeout=0.2)
+    try:
+        answer = ann.post(
+            f"{NW}/subscriptions/{SUB}/quantity", data=data, headers={"HX-Request": "true"}
+        )
+    finally:
+        app.extensions["seatwise.redis"] = working
+    row = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "Updating: Change seats from 20 to 21" in row
+    assert "cannot be reached just now; the change is kept" in row
+    assert 'hx-trigger="every 1s"' in row  # it keeps asking, and shows the outcome later
+    with app.app_context():
+        assert len(licensing.requeue_stuck_changes()) == 1
+    work()
+    assert pc_quantity(emulator) == 21
+
+
+def test_rules_read_a_row_whose_tranches_were_rewritten_just_after_it_without_failing() -> None:
+    """A page read the row (30 seats), then a job raised it to 31 and rewrote its tranches
+    before the page read them (each read sees the latest commit)."""
+    now = utcnow()
+    sub = Subscription(
+        pc_id="s", offer_id="o", offer_name="Exchange", quantity=30, assigned=10,
+        status="active", is_nce=True, is_trial=False, auto_renew=True, term_duration="P1M",
+        billing_cycle="monthly", creation_date=now - timedelta(days=3),
+        term_start=now - timedelta(days=3), commitment_end=(now + timedelta(days=27)).date(),
+        update_count=0, cancel_at_end=False,
+        tranches=[
+            Tranche(quantity=30, added_at=now - timedelta(days=3), allowed_until=now),
+            Tranche(quantity=1, added_at=now, allowed_until=now + timedelta(days=7)),
+        ],
+    )  # fmt: skip
+    facts = licensing.facts_of(sub)
+    assert sum(t.quantity for t in facts.tranches) == 30
+    assert licensing.nce.quantity_limits(facts, now).reducible.total == 30  # not 31
