@@ -33,6 +33,7 @@ import os
 import random
 import re
 import secrets
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -92,6 +93,7 @@ QTY_FORM = re.compile(
     r'.*?name="idempotency_key" value="([0-9a-f]+)"',
     re.DOTALL,
 )
+LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d ")  # a new line of gunicorn's or Flask's log
 POLL = re.compile(r'hx-get="([^"]+/row\?change=\d+)"')
 
 
@@ -406,6 +408,26 @@ def outcome(app: Flask, emulator: common.Emulator) -> Outcome:
     return Outcome(states, drained, checked, disagree, patches, failed)
 
 
+def tracebacks(lines: list[str]) -> list[list[str]]:
+    """The tracebacks in gunicorn's log, each with the line that announces it (gunicorn's
+    `[time] [pid] [ERROR] ...` or Flask's `[time] ERROR in app: Exception on ...`)."""
+    blocks: list[list[str]] = []
+    for line in lines:
+        if LOG_LINE.match(line) or not blocks:
+            blocks.append([line])
+        else:
+            blocks[-1].append(line)
+    return [block for block in blocks if any(line.startswith("Traceback") for line in block)]
+
+
+def _trace(trace: list[str]) -> str:
+    """`Exception` on `GET /c/<customer>/...` of a traceback, for the notes."""
+    where = re.search(r"Exception on (\S+) \[(\w+)\]", trace[0])
+    path = re.sub(r"/c/[^/]+", "/c/<customer>", where.group(1)) if where else ""
+    path = re.sub(r"/subscriptions/[^/]+", "/subscriptions/<id>", path)
+    return f"`{trace[-1].strip()[:160]}` ({where.group(2)} {path})" if where else trace[-1]
+
+
 def _load_average() -> float:
     try:
         return float(Path("/proc/loadavg").read_text().split()[0])
@@ -548,14 +570,17 @@ def _report(
         result.notes.append("Disagreements: " + "; ".join(done.disagree[:10]))
     for what, text in sorted(load.examples.items()):
         result.notes.append(f"Unexpected answer `{what}`: {text!r}")
-    errors = [line for line in server_log if "[ERROR]" in line or "Traceback" in line]
-    if server_log:
-        result.notes.append(
-            f"gunicorn logged {len(server_log)} lines at warning level and above, "
-            f"{len(errors)} of them errors"
-            + (f"; the first: `{errors[0][:200]}`" if errors else "")
-            + "."
+    traces = tracebacks(server_log)
+    result.notes.append(
+        f"gunicorn's log (warning level and above): {len(server_log)} lines, "
+        f"{len(traces)} tracebacks"
+        + (
+            ": " + "; ".join(f"{n} × {what}" for what, n in Counter(map(_trace, traces)).items())
+            if traces
+            else ""
         )
+        + "."
+    )
     before, after = load_average
     cores = os.cpu_count() or 1
     if max(before, after) > 0.5:
@@ -578,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     args = common.arguments(__doc__.splitlines()[0] if __doc__ else None, argv, extra)
     result = run(quick=args.quick, record=args.record, seconds=args.seconds, users=args.users)
     load, done = result.data["load"], result.data["outcome"]
+    for trace in tracebacks(result.data["server_log"]):
+        print("\n".join(trace), file=sys.stderr)
     return 1 if load.failures or done.disagree else 0
 
 
