@@ -561,6 +561,20 @@ def _report(
         f"generator (httpx, one keep-alive AsyncClient) {load.client_cpu:.1f}, in "
         f"{load.seconds:.1f} s; the RQ workers and the emulator share the same 2 cores."
     )
+    recorded = sum(done.states.values())
+    posted_5xx = sum(
+        n
+        for kind in ("change: +1", "change: new quantity")
+        for status, n in load.kinds[kind].statuses.items()
+        if status.startswith("5")
+    )
+    if recorded != load.accepted:
+        result.notes.append(
+            f"The outbox holds {recorded:,} changes and the app answered {load.accepted:,} "
+            f"posts with the pending row (200); {posted_5xx} post{'s' if posted_5xx != 1 else ''} "
+            "answered 5xx. A change whose post answered 5xx but which is in the outbox was "
+            "recorded (and applied) although the person saw the error page."
+        )
     if done.failed_outcomes:
         result.notes.append(
             "Failed changes' outcomes: "
