@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pages --seconds 20
 	$(BIN)/python -m bench.changes
 	$(BIN)/python -m bench.adjustment --customers 400
+	$(BIN)/python -m bench.load --seconds 60
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

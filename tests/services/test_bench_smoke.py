@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from bench import adjustment, changes, common, pages, planner
+from bench import adjustment, changes, common, load, pages, planner
 from bench import sync as sync_bench
 from tests.support.processes import Emulator
 
@@ -74,4 +74,21 @@ def test_adjustment_benchmark_runs_quick_without_recording() -> None:
     assert night.statuses.get("finished") == 8 and night.runs.get("done") == 8
     assert night.actions_total > 0 and night.writes == night.actions_total
     assert night.peak_mib > 0
+    assert recorded() == before
+
+
+def test_load_benchmark_runs_quick_without_recording() -> None:
+    """10 people for 5 s on gunicorn with 2 real workers: no 5xx, changes done, and Partner
+    Center agrees with the database."""
+    before = recorded()
+
+    result = load.run(quick=True, record=False)
+
+    ran, done = result.data["load"], result.data["outcome"]
+    assert len(result.data["people"]) == load.QUICK.users
+    assert ran.requests > 0 and ran.server_errors == 0 and ran.failures == 0
+    assert all(ran.kinds[kind].latencies for kind in ("license page", "people page", "row poll"))
+    assert ran.accepted > 0 and done.states.get("done", 0) > 0
+    assert not done.states.get("pending") and not done.states.get("running")
+    assert done.disagree == [] and done.checked == load.QUICK.customers * load.QUICK.subscriptions
     assert recorded() == before
