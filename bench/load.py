@@ -303,7 +303,13 @@ async def _person(
 async def _drive(
     url: str, people_: list[Person], cookies: list[str], customers: list[str], load: Load
 ) -> None:
-    limits = httpx.Limits(max_connections=len(people_), max_keepalive_connections=len(people_))
+    # Idle connections are dropped before gunicorn's keep-alive (2 s) closes them, so a
+    # request never goes out on a socket the server is closing (a browser does the same).
+    limits = httpx.Limits(
+        max_connections=len(people_),
+        max_keepalive_connections=len(people_),
+        keepalive_expiry=1.5,
+    )
     async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT, limits=limits) as client:
         deadline = time.perf_counter() + load.seconds
         began = time.perf_counter()
