@@ -22,11 +22,18 @@ from tests.support import processes
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests carry the `e2e` marker (`-m "not e2e"` runs the rest)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests carry the `e2e` marker (`-m "not e2e"` runs the rest). The chaos run
+    runs only when asked for by name (`-m chaos`, `make chaos`): it takes minutes."""
     for item in items:
         if "tests/e2e/" in item.nodeid:
             item.add_marker(pytest.mark.e2e)
+    if "chaos" in (config.option.markexpr or ""):
+        return
+    chaos = [item for item in items if item.get_closest_marker("chaos")]
+    if chaos:
+        config.hook.pytest_deselected(items=chaos)
+        items[:] = [item for item in items if not item.get_closest_marker("chaos")]
 
 
 @pytest.fixture(scope="session")

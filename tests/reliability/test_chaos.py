@@ -460,7 +460,11 @@ def test_chaos_run_loses_nothing_and_applies_nothing_twice(
         # Nothing stays open; every failure says why; none is left unclear.
         assert states["pending"] == states["running"] == 0, states
         assert all(c.outcome for c in changes)
-        unclear = [c.id for c in changes if c.state == "failed" and outbox.was_sent(c)]
+        unclear = [
+            (c.id, c.kind, c.outcome, retried[c.id])
+            for c in changes
+            if c.state == "failed" and outbox.was_sent(c)
+        ]
         assert unclear == []
 
         # Partner Center's seat counts are exactly the sum of what was done.
