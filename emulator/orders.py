@@ -277,29 +277,80 @@ def _eligibility_errors(sub: Subscription, now: datetime, immediate: bool) -> li
     return problems
 
 
-def eligibilities(sub: Subscription, now: datetime, eligibility_type: str) -> list[dict[str, Any]]:
-    """The upgrade targets of a subscription and whether each is possible now."""
+def _target_errors(
+    source: Subscription, target: Subscription, now: datetime
+) -> list[dict[str, Any]]:
+    """Why an existing subscription cannot receive the seats (transition-a-new-commerce-
+    subscription.md, "Subscription eligibility errors": codes 1 to 4)."""
+    problems = []
+    if target.status != "active":
+        problems.append({"code": 1, "description": "Subscription is not active."})
+    if target.cancel_until is not None and now < target.cancel_until:
+        problems.append({"code": 2, "description": "Subscription is within cancellation window."})
+    if _months(target.term) < _months(source.term):
+        problems.append(
+            {
+                "code": 3,
+                "description": "The subscription's term duration is shorter than the source "
+                "subscription's term duration.",
+            }
+        )
+    if target.commitment_end < source.commitment_end:
+        problems.append(
+            {
+                "code": 4,
+                "description": "Subscription term end date is before the source subscription's "
+                "term end date.",
+            }
+        )
+    return problems
+
+
+def eligibilities(
+    customer: Customer, sub: Subscription, now: datetime, eligibility_type: str
+) -> list[dict[str, Any]]:
+    """The upgrade targets of a subscription and whether each is possible now
+    (transition-a-new-commerce-subscription.md, "Get Transition Eligibilities"): one
+    eligibility per transition type and, for an immediate transition of a paid subscription,
+    the customer's subscriptions of the target offer that could receive the seats."""
     if eligibility_type not in ("immediate", "scheduled"):
         raise invalid("eligibilityType must be immediate or scheduled.")
     current = catalogue.offer(sub.offer_id)
     if current is None:
         return []
-    problems = _eligibility_errors(sub, now, eligibility_type == "immediate")
+    immediate = eligibility_type == "immediate"
+    problems = _eligibility_errors(sub, now, immediate)
+    operation = str(uuid.uuid4())
     items = []
     for key in current.upgrades:
         target = catalogue.offer(key)
         assert target is not None
+        receivers = [
+            s
+            for s in customer.subscriptions.values()
+            if s.offer_id == target.key and s.id != sub.id and immediate and not sub.trial
+        ]
         items.append(
             {
+                "operationId": operation,
                 "catalogItemId": target.catalog_item_id,
                 "title": target.title,
-                "transitionType": "transition_with_license_transfer",
+                "description": target.title,
+                "quantity": sub.quantity,
                 "eligibilities": [
+                    {"isEligible": not problems, "transitionType": kind, "errors": problems}
+                    for kind in reversed(TRANSITION_TYPES)
+                ],
+                "subscriptionEligibilities": [
                     {
-                        "isEligible": not problems,
-                        "transitionType": "transition_with_license_transfer",
-                        "errors": problems,
+                        "isEligible": not (errors := _target_errors(sub, s, now)),
+                        "subscriptionId": s.id,
+                        "subscriptionFriendlyName": s.friendly_name or s.offer_name,
+                        "subscriptionTermDuration": s.term,
+                        "subscriptionBillingCycle": s.billing_cycle,
+                        "errors": errors,
                     }
+                    for s in receivers
                 ],
                 "attributes": {"objectType": "TransitionEligibility"},
             }
@@ -367,22 +418,36 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     sub.touch()
     if kind == "transition_with_license_transfer":
         _move_licenses(customer, old_sku, destination.sku_id, quantity)
+    # transition-resources.md, Transition and TransitionEvent: the emulator converts at once,
+    # so the events say it started and completed (and moved the licenses, if asked to).
+    events = [_event("Conversion", "Started", now), _event("Conversion", "Completed", now)]
+    if kind == "transition_with_license_transfer":
+        events.append(_event("LicenseReassignment", "Completed", now))
     result = {
-        "id": str(uuid.uuid4()),
+        "operationId": str(uuid.uuid4()),
         "fromCatalogItemId": from_item,
-        "toCatalogItemId": target.catalog_item_id,
         "fromSubscriptionId": sub.id,
+        "toCatalogItemId": target.catalog_item_id,
         "toSubscriptionId": destination.id,
         "quantity": quantity,
         "termDuration": term,
         "billingCycle": destination.billing_cycle,
         "transitionType": kind,
-        "status": "completed",
-        "creationDate": iso(now),
+        "Events": events,
         "attributes": {"objectType": "Transition"},
     }
+    store.transitions.setdefault(sub.id, []).append(result)
     store.record("upgrade_subscription", customer, "subscription", subscription_json(sub, now), old)
     return result
+
+
+def _event(name: str, status: str, now: datetime) -> dict[str, Any]:
+    return {
+        "name": name,
+        "status": status,
+        "timestamp": iso(now),
+        "attributes": {"objectType": "TransitionEvent"},
+    }
 
 
 def _months(term: str) -> int:

@@ -43,6 +43,7 @@ class Store:
             self.subscription_owner: dict[str, str] = {}
             self.carts: dict[str, dict[str, Any]] = {}
             self.checkouts: dict[str, dict[str, Any]] = {}  # cart id -> CartCheckoutResult
+            self.transitions: dict[str, list[dict[str, Any]]] = {}  # subscription id -> done
             self.audit: list[dict[str, Any]] = []
             self.replays: dict[tuple[str, str, str], tuple[int, bytes, str]] = {}
             self._timeline: list[tuple[datetime, int, str, int, str]] = []

@@ -445,6 +445,7 @@ def test_subscribed_skus_count_active_suspended_and_assigned_units(load: Load, p
             "name": "Microsoft 365 Business Premium",
             "skuPartNumber": "SPB",
             "targetType": "User",
+            "licenseGroupId": "group1",
         },
         "servicePlans": [],
         "attributes": {},

@@ -18,7 +18,11 @@ from flask import Flask
 from app.services.microsoft import factory
 from app.services.microsoft.graph import GraphClient
 from app.services.microsoft.http import EtagMismatch, GaveUp, MicrosoftError, Refused, RetryPolicy
-from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
+from app.services.microsoft.partner_center import (
+    CartLine,
+    PartnerCenterClient,
+    transition_status,
+)
 from tests.support.processes import Emulator
 
 BP, BP_SKU = "CFQ7TTC0LCHC:0002", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
@@ -315,6 +319,19 @@ def test_the_catalogue_lists_products_skus_with_entra_ids_and_availabilities(
     assert pc.provisioning_sku("c", "bp") == BP_SKU
 
 
+def test_the_client_reads_subscribed_skus_and_provisioning_as_documented(
+    pc: PartnerCenterClient,
+) -> None:
+    """get-a-list-of-available-licenses.md and get-subscription-provisioning-status.md."""
+    skus = {s.sku_id: s for s in pc.subscribed_skus("c")}
+    e3 = skus[E3_SKU]
+    assert (e3.active, e3.suspended, e3.total) == (9, 3, 12)  # "old" is suspended
+    assert e3.license_group_id == "group1" and e3.service_plans
+    status = pc.provisioning_status("c", "bp")
+    assert (status.sku_id, status.status, status.quantity) == (BP_SKU, "success", 12)
+    assert status.end_date == pc.subscription("c", "bp").commitment_end
+
+
 def item(pc: PartnerCenterClient, offer: str) -> str:
     product, sku = offer.split(":")
     return pc.availabilities(product, sku)[0]
@@ -361,10 +378,13 @@ def test_upgrades_go_up_only_and_unsupported_paths_are_refused(pc: PartnerCenter
     targets = pc.transition_eligibilities("c", "e3")
     e5 = next(t for t in targets if t.title == "Microsoft 365 E5")
     assert e5.eligible
+    assert e5.operation_id and e5.quantity == 5 and e5.description
     done = pc.transition(
         "c", "e3", to_catalog_item_id=e5.catalog_item_id, quantity=5, request_id=rid()
     )
     assert done["toSubscriptionId"] == "e3"
+    assert transition_status(done) == "Completed"
+    assert pc.transitions("c", "e3") == [done]
     assert pc.subscription("c", "e3").offer_id.startswith("CFQ7TTC0LFLZ")
     ems_e5 = item(pc, "CFQ7TTC0LFJ1:0001")
     assert (

@@ -150,6 +150,22 @@ class PcSubscribedSku:
     consumed: int
     available: int
     status: str
+    # get-a-list-of-available-licenses.md: active and suspended seats, the license group
+    # ("group1" = managed in Entra ID, "group2" = Minecraft) and the service plans' names.
+    active: int = 0
+    suspended: int = 0
+    license_group_id: str = ""
+    service_plans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PcProvisioningStatus:
+    """Where a subscription's provisioning stands (get-subscription-provisioning-status.md)."""
+
+    sku_id: str | None
+    status: str  # "success", "pending" or "failed"
+    quantity: int | None
+    end_date: date | None
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,19 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class TargetSubscription:
+    """An existing subscription of the target offer that could receive upgraded seats
+    (transition-resources.md, TargetSubscriptionEligibilityDetail)."""
+
+    subscription_id: str
+    friendly_name: str
+    term_duration: str
+    billing_cycle: str
+    eligible: bool
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Eligibility:
     """Whether a subscription may move (upgrade) to a catalogue item, and why not."""
 
@@ -218,6 +247,18 @@ class Eligibility:
     eligible: bool
     transition_type: str
     errors: tuple[str, ...]
+    # transition-a-new-commerce-subscription.md, "Get Transition Eligibilities".
+    operation_id: str = ""
+    description: str = ""
+    quantity: int | None = None
+    target_subscriptions: tuple[TargetSubscription, ...] = ()
+
+
+def transition_status(transition: dict[str, Any]) -> str:
+    """The status of a transition's latest event ("Started", "Completed" or "Failed";
+    transition-resources.md, TransitionEvent); "" when it reports none."""
+    events = transition.get("Events") or transition.get("events") or []
+    return str(events[-1].get("status", "")).strip() if events else ""
 
 
 def pc_error(answer: httpx.Response) -> tuple[str | None, str]:
@@ -381,6 +422,12 @@ class PartnerCenterClient:
                 consumed=int(item.get("consumedUnits", 0)),
                 available=int(item.get("availableUnits", 0)),
                 status=item.get("capabilityStatus", ""),
+                active=int(item.get("activeUnits", 0)),
+                suspended=int(item.get("suspendedUnits", 0)),
+                license_group_id=item["productSku"].get("licenseGroupId", ""),
+                service_plans=tuple(
+                    str(plan.get("serviceName", "")) for plan in item.get("servicePlans") or []
+                ),
             )
             for item in items
         ]
@@ -440,11 +487,20 @@ class PartnerCenterClient:
 
     def provisioning_sku(self, customer_id: str, subscription_id: str) -> str | None:
         """The Entra SKU id a subscription licenses (provisioningstatus)."""
+        return self.provisioning_status(customer_id, subscription_id).sku_id
+
+    def provisioning_status(self, customer_id: str, subscription_id: str) -> PcProvisioningStatus:
+        """A subscription's provisioning: its Entra SKU id, status, seats and end date."""
         answer = self._get(
             f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/provisioningstatus"
         )
-        sku = answer.get("skuId")
-        return str(sku) if sku else None
+        sku, quantity, end = answer.get("skuId"), answer.get("quantity"), answer.get("endDate")
+        return PcProvisioningStatus(
+            sku_id=str(sku) if sku else None,
+            status=str(answer.get("status", "")),
+            quantity=int(quantity) if quantity is not None else None,
+            end_date=_when(end).date() if end else None,
+        )
 
     # -- buying and upgrading --------------------------------------------------------
 
@@ -507,6 +563,20 @@ class PartnerCenterClient:
                     errors=tuple(
                         e.get("description", "") for c in checks for e in c.get("errors", [])
                     ),
+                    operation_id=item.get("operationId", ""),
+                    description=item.get("description", ""),
+                    quantity=int(item["quantity"]) if item.get("quantity") is not None else None,
+                    target_subscriptions=tuple(
+                        TargetSubscription(
+                            subscription_id=s["subscriptionId"],
+                            friendly_name=s.get("subscriptionFriendlyName", ""),
+                            term_duration=s.get("subscriptionTermDuration", ""),
+                            billing_cycle=s.get("subscriptionBillingCycle", ""),
+                            eligible=bool(s.get("isEligible", False)),
+                            errors=tuple(e.get("description", "") for e in s.get("errors", [])),
+                        )
+                        for s in item.get("subscriptionEligibilities") or []
+                    ),
                 )
             )
         return result
@@ -523,7 +593,9 @@ class PartnerCenterClient:
         to_subscription_id: str | None = None,
         term_duration: str | None = None,
     ) -> dict[str, Any]:
-        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription."""
+        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription.
+        The answer is Partner Center's Transition: `toSubscriptionId`, and its `Events`
+        (read their latest status with `transition_status`)."""
         body: dict[str, Any] = {
             "toCatalogItemId": to_catalog_item_id,
             "quantity": quantity,
@@ -541,6 +613,15 @@ class PartnerCenterClient:
         )
         result: dict[str, Any] = answer.json()
         return result
+
+    def transitions(self, customer_id: str, subscription_id: str) -> list[dict[str, Any]]:
+        """The transitions of a subscription, oldest first (get-transitions.md: the list
+        comes under `transition`)."""
+        answer = self._get(
+            f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/transitions"
+        )
+        done = answer.get("transition", answer.get("items", []))
+        return [t for t in done if isinstance(t, dict)]
 
     def audit_records(self, start: datetime, end: datetime | None = None) -> list[dict[str, Any]]:
         """Partner Center's record of changes between two moments."""
