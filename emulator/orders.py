@@ -77,27 +77,33 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
 def _resellers(
     store: Store, customer: Customer, line: dict[str, Any]
 ) -> tuple[str | None, list[str]]:
-    """The reseller of record and the additional resellers named by a line item."""
+    """The reseller of record's PartnerID (MPN id) and the additional resellers named by a
+    line item. Participants name resellers by their PartnerID (create-a-cart.md's example;
+    create-an-order-for-a-customer-of-an-indirect-reseller.md: ``PartnerIdOnRecord`` is the
+    reseller's ``MpnId``); without a ``transaction_reseller`` the customer's own reseller is
+    the reseller of record."""
     named = [str(p["value"]) for p in line["participants"] if "reseller" in str(p["key"]).lower()]
-    record = next(
-        (str(p["value"]) for p in line["participants"] if p["key"] == RECORD_KEY),
-        customer.reseller_id,
-    )
-    additional = [value for value in named if value != record]
+    value = next((str(p["value"]) for p in line["participants"] if p["key"] == RECORD_KEY), None)
+    additional = [v for v in named if v != value]
     if len(additional) > MAX_ADDITIONAL_RESELLERS:
         raise refused(
             errors.TOO_MANY_RESELLERS,
             f"An order may name at most {MAX_ADDITIONAL_RESELLERS} resellers besides the "
             "reseller of record.",
         )
-    if record is not None:
-        reseller = store.resellers.get(record)
-        if reseller is None or not reseller.authorised:
-            raise refused(
-                errors.RESELLER_NOT_AUTHORISED,
-                f"Reseller {record} has no authorised reseller relationship with the partner.",
-            )
-    return record, additional
+    if value is not None:
+        reseller = store.reseller_by_partner_id(value)
+    elif customer.reseller_id:
+        value = customer.reseller_id
+        reseller = store.resellers.get(customer.reseller_id)
+    else:
+        return None, additional
+    if reseller is None or not reseller.authorised:
+        raise refused(
+            errors.RESELLER_NOT_AUTHORISED,
+            f"PartnerID {value} isn't a valid Indirect Reseller of the partner.",
+        )
+    return reseller.mpn_id, additional
 
 
 def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:

@@ -53,6 +53,10 @@ class Store:
         """The emulator clock's current time."""
         return self.clock.now()
 
+    def reseller_by_partner_id(self, partner_id: str) -> Reseller | None:
+        """The reseller whose PartnerID (MPN id) this is."""
+        return next((r for r in self.resellers.values() if r.mpn_id == partner_id), None)
+
     def add_reseller(self, reseller: Reseller) -> None:
         """Add or replace a reseller."""
         self.resellers[reseller.id] = reseller

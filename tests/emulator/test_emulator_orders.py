@@ -84,7 +84,7 @@ def test_checkout_creates_subscriptions_in_one_order(
     )
     assert sub["refundableQuantity"]["totalQuantity"] == 3
     assert sub["commitmentEndDate"] == "2026-03-09T00:00:00Z"
-    assert sub["partnerId"] == "res-1"
+    assert sub["partnerId"] == "1234567"  # the reseller's PartnerID (MPN id)
     records = pc.get("/v1/auditrecords").get_json()["items"]
     assert (records[-1]["operationType"], records[-1]["resourceType"]) == ("create_order", "order")
 
@@ -124,7 +124,7 @@ def test_naming_resellers_needs_the_partner_of_record_attestation(
     line = {
         "catalogItemId": item(BP),
         "quantity": 1,
-        "participants": [{"key": "transaction_reseller", "value": "res-1"}],
+        "participants": [{"key": "transaction_reseller", "value": "1234567"}],
     }
     assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": [line]})) == (400, 800111)
     attested = {"lineItems": [line], "partnerOnRecordAttestationAccepted": True}
@@ -138,7 +138,7 @@ def test_more_than_five_additional_resellers_are_refused(
         others = [
             {"key": "additional_transaction_reseller", "value": f"r{n}"} for n in range(extra)
         ]
-        participants = [{"key": "transaction_reseller", "value": "res-1"}, *others]
+        participants = [{"key": "transaction_reseller", "value": "1234567"}, *others]
         line = {"catalogItemId": item(BP), "quantity": 1, "participants": participants}
         return {"lineItems": [line], "partnerOnRecordAttestationAccepted": True}
 

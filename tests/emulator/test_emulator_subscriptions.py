@@ -139,7 +139,7 @@ def test_a_subscription_carries_the_partner_center_fields(
     assert (
         sub["offerId"] == catalog_item_id(BP)
         and sub["quantity"] == 12
-        and sub["partnerId"] == "res-1"
+        and sub["partnerId"] == "1234567"
     )
     assert sub["refundableQuantity"] == {
         "totalQuantity": 2,

@@ -51,8 +51,8 @@ def sub(
 
 SCENARIO = {
     "resellers": [
-        {"id": "res-ok", "name": "Authorised", "relationship": "authorised"},
-        {"id": "res-no", "name": "Not authorised", "relationship": "none"},
+        {"id": "res-ok", "name": "Authorised", "mpn_id": "5357564", "relationship": "authorised"},
+        {"id": "res-no", "name": "Not authorised", "mpn_id": "517285", "relationship": "none"},
     ],
     "customers": [
         {
@@ -365,6 +365,17 @@ def test_buying_creates_subscriptions_and_the_cart_rules_are_enforced(
     )
     unknown = CartLine("NOPE:0001:XYZ", 1)
     assert refused_code(lambda: pc.buy("c", [unknown], request_id=rid())) == "800114"
+
+
+@pytest.mark.parametrize("named_as", ["5357564", "res-ok"])
+def test_the_reseller_of_record_is_sent_as_its_partner_id(
+    pc: PartnerCenterClient, named_as: str
+) -> None:
+    """create-an-order-for-a-customer-of-an-indirect-reseller.md: PartnerIdOnRecord is the
+    reseller's MPN id; a reseller named by its relationship id is sent as its MPN id."""
+    line = CartLine(item(pc, E3), 1, reseller_of_record=named_as)
+    (bought,) = pc.buy("c", [line], request_id=rid(), attest_partner_of_record=True)
+    assert pc.subscription("c", bought.subscription_id).partner_id == "5357564"
 
 
 def test_one_per_customer_offers_are_refused_the_second_time(pc: PartnerCenterClient) -> None:

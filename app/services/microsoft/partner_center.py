@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -190,7 +190,7 @@ class CartLine:
     quantity: int
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
-    reseller_of_record: str | None = None
+    reseller_of_record: str | None = None  # PartnerID (MPN id), or the relationship id
     other_resellers: tuple[str, ...] = ()
     friendly_name: str | None = None
 
@@ -512,7 +512,12 @@ class PartnerCenterClient:
         request_id: str,
         attest_partner_of_record: bool = False,
     ) -> list[OrderLine]:
-        """Create a cart and check it out; the subscriptions it created, per line."""
+        """Create a cart and check it out; the subscriptions it created, per line.
+
+        Resellers are named to Partner Center by their PartnerID (MPN id; create-an-order-
+        for-a-customer-of-an-indirect-reseller.md). A line may name a reseller by its
+        relationship id instead: it is sent as that reseller's MPN id."""
+        lines = self._with_partner_ids(lines)
         cart_body = {
             "lineItems": [line.as_json(i) for i, line in enumerate(lines)],
             "partnerOnRecordAttestationAccepted": attest_partner_of_record,
@@ -541,6 +546,24 @@ class PartnerCenterClient:
                     )
                 )
         return result
+
+    def _with_partner_ids(self, lines: list[CartLine]) -> list[CartLine]:
+        """The lines with resellers named by relationship id renamed to their MPN id."""
+        if not any(line.reseller_of_record or line.other_resellers for line in lines):
+            return lines
+        mpn = {r.id: r.mpn_id for r in self.resellers() if r.mpn_id}
+        return [
+            replace(
+                line,
+                reseller_of_record=(
+                    mpn.get(line.reseller_of_record, line.reseller_of_record)
+                    if line.reseller_of_record
+                    else None
+                ),
+                other_resellers=tuple(mpn.get(r, r) for r in line.other_resellers),
+            )
+            for line in lines
+        ]
 
     def transition_eligibilities(
         self, customer_id: str, subscription_id: str, *, scheduled: bool = False
