@@ -326,29 +326,49 @@ def pricing(item: Offer, quantity: int, term: str) -> dict[str, float]:
     }
 
 
+def term_id(item: Offer, term: str) -> str:
+    """A stable id of one term of an availability (the docs' terms carry ids such as
+    ``5aeco6mffyxo``; renewal instructions name them)."""
+    digest = hashlib.sha1(f"{item.key}:{term}".encode(), usedforsecurity=False).digest()
+    return base64.b32encode(digest).decode()[:12].lower()
+
+
 def billing_cycles(term: str) -> list[str]:
     """Billing cycles a term can be bought with."""
     return ["monthly"] if term == "P1M" else ["monthly", "annual"]
 
 
+def _link(uri: str) -> dict[str, Any]:
+    """A link as Partner Center writes one (uri, method, headers)."""
+    return {"uri": uri, "method": "GET", "headers": []}
+
+
 def product_json(product_id: str) -> dict[str, Any]:
-    """A catalogue product."""
+    """A catalogue product (get-a-product-by-id.md, new commerce example: `productType`
+    `OnlineServicesNCE`, links `skus` and `self`)."""
     first = _PRODUCTS[product_id][0]
     title = first.title.removesuffix(" Trial").removesuffix(" Introductory Pricing")
     return {
         "id": product_id,
         "title": title,
         "description": f"{title} (new commerce).",
-        "productType": {"id": "OnlineServices", "displayName": "OnlineServices"},
+        "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
         "isMicrosoftProduct": True,
         "publisherName": "Microsoft Corporation",
-        "links": {"skus": {"uri": f"/products/{product_id}/skus?country={COUNTRY}"}},
+        "links": {
+            "skus": _link(f"/products/{product_id}/skus?country={COUNTRY}"),
+            "self": _link(f"/products/{product_id}?country={COUNTRY}"),
+        },
         "attributes": {"objectType": "Product"},
     }
 
 
 def sku_json(item: Offer) -> dict[str, Any]:
-    """A catalogue SKU; ``unitPrice`` and ``limitPerCustomer`` are emulator extensions."""
+    """A catalogue SKU (get-a-sku-by-id.md, new commerce example: `dynamicAttributes` with
+    `provisioningId` = the Entra skuId, `isSoftwareAssuranceApplicable`, `internal`; links
+    `availabilities` and `self`). ``unitPrice``, ``currencyCode``, ``limitPerCustomer`` and
+    the dynamic attributes ``skuPartNumber``, ``azureSkuId``, ``trialConvertsTo`` are
+    emulator extensions."""
     return {
         "id": item.sku,
         "productId": item.product_id,
@@ -357,17 +377,20 @@ def sku_json(item: Offer) -> dict[str, Any]:
         "minimumQuantity": TRIAL_SEATS if item.is_trial else 1,
         "maximumQuantity": item.max_quantity,
         "isTrial": item.is_trial,
-        "supportedBillingCycles": ["monthly"] if item.is_trial else ["monthly", "annual"],
-        "purchasePrerequisites": [],
+        "supportedBillingCycles": ["monthly"] if item.is_trial else ["annual", "monthly"],
+        "purchasePrerequisites": ["MicrosoftCloudAgreement"],
         "inventoryVariables": [],
         "provisioningVariables": [],
-        "actions": [],
+        "actions": [] if item.is_trial else ["Refund"],
         "dynamicAttributes": {
             "isAddon": item.addon is not None,
             "prerequisiteSkus": list(item.prerequisites),
             "upgradeTargetOffers": list(item.upgrades),
             "hasConstraints": item.per_customer is not None or item.addon is not None,
             "isMicrosoftProduct": True,
+            "isSoftwareAssuranceApplicable": False,
+            "provisioningId": item.sku_id,
+            "internal": False,
             "skuPartNumber": item.part_number,
             "azureSkuId": item.sku_id,
             "trialConvertsTo": item.trial_of,
@@ -376,10 +399,10 @@ def sku_json(item: Offer) -> dict[str, Any]:
         "currencyCode": CURRENCY,
         "limitPerCustomer": item.per_customer,
         "links": {
-            "availabilities": {
-                "uri": f"/products/{item.product_id}/skus/{item.sku}/availabilities"
-                f"?country={COUNTRY}"
-            }
+            "availabilities": _link(
+                f"/products/{item.product_id}/skus/{item.sku}/availabilities?country={COUNTRY}"
+            ),
+            "self": _link(f"/products/{item.product_id}/skus/{item.sku}?country={COUNTRY}"),
         },
         "attributes": {"objectType": "Sku"},
     }
@@ -397,9 +420,22 @@ def availability_json(item: Offer) -> dict[str, Any]:
         "country": COUNTRY,
         "isPurchasable": True,
         "isRenewable": not item.is_trial,
+        # get-an-availability-by-id.md: which SKU each term renews to (the same one; a trial
+        # converts to its paid offer instead, which the emulator does itself).
+        "renewalInstructions": (
+            []
+            if item.is_trial
+            else [
+                {
+                    "applicableTermIds": [term_id(item, term) for term in item.terms],
+                    "renewalOptions": [{"renewToId": item.key, "isAutoRenewable": True}],
+                }
+            ]
+        ),
         "terms": [
             {
                 "duration": term,
+                "id": term_id(item, term),
                 "description": f"{term} commitment",
                 "billingCycles": billing_cycles(term),
                 "cancellationPolicies": [] if item.is_trial else [{"refundOptions": []}],
@@ -409,5 +445,11 @@ def availability_json(item: Offer) -> dict[str, Any]:
         "product": {"id": item.product_id, "title": item.title},
         "sku": {"id": item.sku, "title": item.title},
         "unitPrice": item.unit_price,
+        "links": {
+            "self": _link(
+                f"/products/{item.product_id}/skus/{item.sku}/availabilities/"
+                f"{item.availability_id}?country={COUNTRY}"
+            )
+        },
         "attributes": {"objectType": "Availability"},
     }

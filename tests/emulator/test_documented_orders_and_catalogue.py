@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator import catalogue, errors
 from tests.emulator.helpers import BP, Api, northwind
-from tests.emulator.test_documented_shapes import CUSTOMER, Load
+from tests.emulator.test_documented_shapes import CUSTOMER, LINK, Load, assert_shape
 
 MPN = "1234567"  # the scenario reseller's PartnerID (tests/emulator/helpers.py)
 
@@ -75,3 +75,106 @@ def test_a_scenario_reseller_without_an_mpn_id_gets_a_stable_one(load: Load, pc:
     assert reseller["mpnId"].isdigit() and len(reseller["mpnId"]) == 7
     answer = _checkout(pc, [{"key": "transaction_reseller", "value": reseller["mpnId"]}])
     assert answer.status_code == 201
+
+
+# get-a-product-by-id.md, "Response example for new commerce license-based product".
+PRODUCT = {
+    "id": str,
+    "title": str,
+    "description": str,
+    "productType": {"id": str, "displayName": str},
+    "isMicrosoftProduct": bool,
+    "publisherName": str,
+    "links": {"skus": LINK, "self": LINK},
+}
+# get-a-sku-by-id.md, new commerce example.
+SKU = {
+    "id": str,
+    "productId": str,
+    "title": str,
+    "description": str,
+    "minimumQuantity": int,
+    "maximumQuantity": int,
+    "isTrial": bool,
+    "supportedBillingCycles": [str],
+    "purchasePrerequisites": [str],
+    "inventoryVariables": list,
+    "provisioningVariables": list,
+    "actions": [str],
+    "dynamicAttributes": {
+        "isMicrosoftProduct": bool,
+        "hasConstraints": bool,
+        "isAddon": bool,
+        "prerequisiteSkus": list,
+        "isSoftwareAssuranceApplicable": bool,
+        "upgradeTargetOffers": [str],
+        "provisioningId": str,
+        "internal": bool,
+    },
+    "links": {"availabilities": LINK, "self": LINK},
+}
+# get-an-availability-by-id.md, "Response example for new commerce license-based services".
+AVAILABILITY = {
+    "id": str,
+    "productId": str,
+    "skuId": str,
+    "catalogItemId": str,
+    "defaultCurrency": {"code": str, "symbol": str},
+    "segment": str,
+    "country": str,
+    "isPurchasable": bool,
+    "isRenewable": bool,
+    "renewalInstructions": [
+        {
+            "applicableTermIds": [str],
+            "renewalOptions": [{"renewToId": str, "isAutoRenewable": bool}],
+        }
+    ],
+    "terms": [{"id": str, "duration": str, "description": str, "cancellationPolicies": list}],
+    "product": dict,
+    "sku": dict,
+    "links": {"self": LINK},
+}
+BASIC = "/v1/products/CFQ7TTC0LH18"
+
+
+def test_a_new_commerce_product_has_the_documented_shape(pc: Api) -> None:
+    """get-a-product-by-id.md: `productType` `OnlineServicesNCE`; links with method and
+    headers, `self` served."""
+    product = pc.get(f"{BASIC}?country=US").get_json()
+    assert_shape(product, PRODUCT)
+    assert product["productType"] == {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"}
+    assert pc.get("/v1" + product["links"]["self"]["uri"]).get_json()["id"] == "CFQ7TTC0LH18"
+
+
+def test_a_sku_has_the_documented_shape_with_its_provisioning_id(pc: Api) -> None:
+    """get-a-sku-by-id.md: `dynamicAttributes.provisioningId` is the Entra skuId (the
+    example's 3b555118-… for Business Basic), `isSoftwareAssuranceApplicable`, `internal`."""
+    sku = pc.get(f"{BASIC}/skus/0001?country=US").get_json()
+    assert_shape(sku, SKU)
+    assert sku["dynamicAttributes"]["provisioningId"] == "3b555118-da6a-4418-894f-7df1e2096870"
+    assert sku["dynamicAttributes"]["isSoftwareAssuranceApplicable"] is False
+    assert sorted(sku["supportedBillingCycles"]) == ["annual", "monthly"]
+    assert pc.get("/v1" + sku["links"]["self"]["uri"]).get_json()["id"] == "0001"
+
+
+def test_an_availability_has_the_documented_shape_with_renewal_instructions(pc: Api) -> None:
+    """get-an-availability-by-id.md: terms carry ids; `renewalInstructions` name them and
+    the SKU each renews to (Business Basic renews to CFQ7TTC0LH18:0001)."""
+    (availability,) = pc.get(f"{BASIC}/skus/0001/availabilities?country=US").get_json()["items"]
+    assert_shape(availability, AVAILABILITY)
+    (instruction,) = availability["renewalInstructions"]
+    assert set(instruction["applicableTermIds"]) == {t["id"] for t in availability["terms"]}
+    assert instruction["renewalOptions"] == [
+        {"renewToId": "CFQ7TTC0LH18:0001", "isAutoRenewable": True}
+    ]
+    by_link = pc.get("/v1" + availability["links"]["self"]["uri"]).get_json()
+    assert by_link["catalogItemId"] == availability["catalogItemId"]
+
+
+def test_a_trial_availability_renews_to_nothing(pc: Api) -> None:
+    """A trial is not renewable (`isRenewable` false, no renewal instructions): it converts."""
+    product, sku = catalogue.PREMIUM_TRIAL.split(":")
+    url = f"/v1/products/{product}/skus/{sku}/availabilities?country=US"
+    (availability,) = pc.get(url).get_json()["items"]
+    assert (availability["isRenewable"], availability["renewalInstructions"]) == (False, [])
