@@ -40,7 +40,7 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
         raise ApiError(
             400,
             errors.UNKNOWN_CATALOG_ITEM,
-            f"Catalog item {raw.get('catalogItemId')!r} is not in the catalogue.",
+            f"Invalid offer ID: {raw.get('catalogItemId')!r} is not in the catalogue.",
         )
     default_quantity = TRIAL_SEATS if item.is_trial else None
     quantity = _positive_int(raw.get("quantity", default_quantity), "quantity")
@@ -119,8 +119,8 @@ def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
         if line["participants"] and not attested:
             raise refused(
                 errors.ATTESTATION_REQUIRED,
-                "Naming resellers needs the partner-of-record attestation "
-                "(partnerOnRecordAttestationAccepted: true).",
+                "Partner Attestation is missing: naming resellers needs "
+                "partnerOnRecordAttestationAccepted: true.",
             )
     now = store.now()
     cart_id = str(uuid.uuid4())
@@ -373,7 +373,9 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     target = catalogue.offer(str(body.get("toCatalogItemId", "")))
     current = catalogue.offer(sub.offer_id)
     if target is None:
-        raise ApiError(400, errors.UNKNOWN_CATALOG_ITEM, "toCatalogItemId is not in the catalogue.")
+        raise ApiError(
+            400, errors.UNKNOWN_CATALOG_ITEM, "Invalid offer ID: toCatalogItemId is not catalogued."
+        )
     if current is None or target.key not in current.upgrades:
         reason = (
             "is not supported by Microsoft"
@@ -391,7 +393,11 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
         raise invalid("quantity exceeds the seats of the subscription.")
     term = body.get("termDuration") or sub.term
     if term not in target.terms or _months(term) < _months(sub.term):
-        raise refused(errors.TRANSITION_NOT_ALLOWED, "The target term is shorter (code 3).")
+        raise refused(
+            errors.TARGET_TERM_SHORTER,
+            "Target transition can't have a term duration shorter than that of the source "
+            "subscription.",
+        )
     kind = body.get("transitionType") or "transition_with_license_transfer"
     if kind not in TRANSITION_TYPES:
         raise invalid(f"transitionType must be one of {', '.join(TRANSITION_TYPES)}.")
@@ -469,13 +475,28 @@ def _destination(
     found = customer.subscriptions.get(str(to_id))
     if found is None:
         raise not_found(f"Subscription {to_id}")
-    if found.offer_id != target.key or found.status != "active":
+    invalid_target = "The target transition ToSubscriptionId field is invalid."
+    if found.id == sub.id:
         raise refused(
-            errors.TRANSITION_NOT_ALLOWED, "toSubscriptionId is not an active target subscription."
+            errors.TARGET_IS_SOURCE,
+            f"{invalid_target} Target subscription id can't be the same as the source "
+            "subscription ID.",
+        )
+    if found.offer_id != target.key:
+        raise refused(
+            errors.TARGET_OTHER_ITEM,
+            f"{invalid_target} Target subscription must have the same CatalogItemId as in the "
+            "transition request.",
+        )
+    if found.status != "active":
+        raise refused(
+            errors.TARGET_NOT_ACTIVE, f"{invalid_target} Target subscription must be active."
         )
     if found.commitment_end < sub.commitment_end:
         raise refused(
-            errors.TRANSITION_NOT_ALLOWED, "The target subscription ends earlier (code 4)."
+            errors.TARGET_ENDS_EARLIER,
+            f"{invalid_target} Target subscription CommitmentEndDate must be later than "
+            "source subscription.",
         )
     return found
 

@@ -178,3 +178,99 @@ def test_a_trial_availability_renews_to_nothing(pc: Api) -> None:
     url = f"/v1/products/{product}/skus/{sku}/availabilities?country=US"
     (availability,) = pc.get(url).get_json()["items"]
     assert (availability["isRenewable"], availability["renewalInstructions"]) == (False, [])
+
+
+# error-codes.md gives these codes other meanings (Azure entitlements, overage, trial term
+# changes): the emulator must not answer with them.
+DOCUMENTED_ELSEWHERE = {800107, 800111, 800112, 800114, 800115}
+# error-codes.md: the codes the emulator now answers with, and their documented meaning.
+DOCUMENTED = {
+    "UPDATE_CAP_REACHED": 900311,  # "This subscription has been updated too many times."
+    "ATTESTATION_REQUIRED": 900206,  # "Partner Attestation is missing"
+    "RESELLER_NOT_AUTHORISED": 800016,  # "PartnerID isn't a valid Indirect Reseller"
+    "UNKNOWN_CATALOG_ITEM": 800004,  # "Invalid offer ID"
+    "DECREASE_OUTSIDE_WINDOW": 800090,  # "Subscription quantity can't be decreased"
+    "TARGET_ENDS_EARLIER": 900236,
+    "TARGET_NOT_ACTIVE": 900258,
+    "TARGET_IS_SOURCE": 900259,
+    "TARGET_OTHER_ITEM": 900260,
+    "TARGET_TERM_SHORTER": 900267,
+}
+
+
+def test_no_emulator_code_has_another_documented_meaning() -> None:
+    """error-codes.md: the emulator's refusals use the documented code for their situation,
+    and none of its own codes is one the page documents for something else."""
+    codes = {
+        name: value
+        for name, value in vars(errors).items()
+        if name.isupper() and isinstance(value, int)
+    }
+    assert not DOCUMENTED_ELSEWHERE & set(codes.values())
+    assert {name: codes[name] for name in DOCUMENTED} == DOCUMENTED
+
+
+def _transition_into(pc: Api, target_id: str, offer: str = catalogue.E5) -> Any:
+    body = {
+        "toCatalogItemId": catalogue.catalog_item_id(offer),
+        "toSubscriptionId": target_id,
+        "quantity": 1,
+        "transitionType": "transition_only",
+    }
+    return pc.post(f"{CUSTOMER}/subscriptions/sub-1/transitions", body)
+
+
+def test_transitions_into_an_unfit_subscription_answer_the_documented_codes(
+    load: Load, pc: Api
+) -> None:
+    """error-codes.md 900258 (target not active), 900260 (target of another catalog item),
+    900236 (target ends before the source), 900267 (a shorter term)."""
+    scenario = northwind()
+    scenario["customers"][0]["subscriptions"] += [
+        {
+            "id": "e5-off",
+            "offer_id": catalogue.E5,
+            "status": "suspended",
+            "auto_renew": False,
+            "created": "-40d",
+            "commitment_end": "2026-06-30",
+        },
+        {"id": "e3", "offer_id": catalogue.E3, "created": "-40d", "commitment_end": "2026-06-30"},
+        {
+            "id": "e5-early",
+            "offer_id": catalogue.E5,
+            "created": "-40d",
+            "commitment_end": "2025-12-31",
+        },
+    ]
+    load(scenario)
+    codes = {
+        target: _transition_into(pc, target).get_json()["code"]
+        for target in ("e5-off", "e3", "e5-early")
+    }
+    assert codes == {"e5-off": 900258, "e3": 900260, "e5-early": 900236}
+    shorter = {
+        "toCatalogItemId": catalogue.catalog_item_id(catalogue.E5),
+        "quantity": 1,
+        "termDuration": "P1M",
+    }
+    answer = pc.post(f"{CUSTOMER}/subscriptions/sub-1/transitions", shorter).get_json()
+    assert answer["code"] == 900267
+
+
+def test_refusals_of_a_cart_answer_the_documented_codes(
+    northwind_loaded: dict[str, Any], pc: Api
+) -> None:
+    """error-codes.md 800004 (invalid offer id) and 900206 (partner attestation missing)."""
+    unknown = {"lineItems": [{"catalogItemId": "NOPE:0001:XYZ", "quantity": 1}]}
+    assert pc.post(f"{CUSTOMER}/carts", unknown).get_json()["code"] == 800004
+    named = {
+        "lineItems": [
+            {
+                "catalogItemId": catalogue.catalog_item_id(BP),
+                "quantity": 1,
+                "participants": [{"key": "transaction_reseller", "value": MPN}],
+            }
+        ]
+    }
+    assert pc.post(f"{CUSTOMER}/carts", named).get_json()["code"] == 900206

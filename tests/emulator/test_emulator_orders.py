@@ -111,7 +111,7 @@ def test_a_cart_with_an_unknown_item_or_bad_quantity_is_refused(
     unknown = pc.post(
         f"{CUSTOMER}/carts", {"lineItems": [{"catalogItemId": "X:Y:Z", "quantity": 1}]}
     )
-    assert refusal(unknown) == (400, 800114)
+    assert refusal(unknown) == (400, 800004)
     assert refusal(buy(pc, (BP, 0))) == (400, 800002)
     assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": []})) == (400, 800002)
     term = {"lineItems": [{"catalogItemId": item(BP), "quantity": 1, "termDuration": "P2Y"}]}
@@ -126,7 +126,7 @@ def test_naming_resellers_needs_the_partner_of_record_attestation(
         "quantity": 1,
         "participants": [{"key": "transaction_reseller", "value": "1234567"}],
     }
-    assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": [line]})) == (400, 800111)
+    assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": [line]})) == (400, 900206)
     attested = {"lineItems": [line], "partnerOnRecordAttestationAccepted": True}
     assert pc.post(f"{CUSTOMER}/carts", attested).status_code == 201
 
@@ -150,7 +150,7 @@ def test_a_reseller_without_an_authorised_relationship_is_refused(load: Load, pc
     scenario = northwind()
     scenario["resellers"] = [{"id": "res-1", "name": "Fabrikam", "relationship": "pending"}]
     load(scenario)
-    assert refusal(buy(pc, (BP, 1))) == (400, 800112)
+    assert refusal(buy(pc, (BP, 1))) == (400, 800016)
 
 
 def test_copilot_seats_may_not_exceed_base_seats_counting_the_same_cart(
@@ -310,7 +310,7 @@ def test_only_active_subscriptions_upgrade(load: Load, pc: Api) -> None:
 def test_an_upgrade_to_a_shorter_term_or_beyond_the_seats_is_refused(
     northwind_loaded: dict[str, Any], pc: Api
 ) -> None:
-    assert refusal(transition(pc, catalogue.E5, 1, termDuration="P1M")) == (400, 800113)
+    assert refusal(transition(pc, catalogue.E5, 1, termDuration="P1M")) == (400, 900267)
     assert refusal(transition(pc, catalogue.E5, 13)) == (400, 800002)
 
 
@@ -335,7 +335,7 @@ def test_an_upgrade_can_move_seats_into_an_existing_target_subscription(
 
 def test_an_upgrade_into_a_subscription_that_ends_earlier_is_refused(load: Load, pc: Api) -> None:
     load(with_e5("2025-12-31"))
-    assert refusal(transition(pc, catalogue.E5, 3, toSubscriptionId="sub-e5")) == (400, 800113)
+    assert refusal(transition(pc, catalogue.E5, 3, toSubscriptionId="sub-e5")) == (400, 900236)
 
 
 def test_an_upgrade_answers_409_while_a_renewal_is_pending(

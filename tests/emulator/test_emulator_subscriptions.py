@@ -324,7 +324,7 @@ def test_a_replayed_refusal_is_replayed_too(northwind_loaded: dict[str, Any], pc
 def test_the_update_cap_refuses_further_updates(load: Load, pc: Api) -> None:
     load(northwind(update_count=1199))
     assert put(pc, quantity=13).status_code == 200
-    assert refusal(put(pc, quantity=14)) == (400, 800107)
+    assert refusal(put(pc, quantity=14)) == (400, 900311)
 
 
 def test_malformed_patch_bodies_are_refused(northwind_loaded: dict[str, Any], pc: Api) -> None:

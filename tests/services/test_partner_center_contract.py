@@ -278,7 +278,7 @@ def test_a_repeated_request_id_is_applied_once(pc: PartnerCenterClient, emulator
             "800105",
         ),
         ("old", {"quantity": 4}, "800106"),
-        ("capped", {"quantity": 5}, "800107"),
+        ("capped", {"quantity": 5}, "900311"),
     ],
 )
 def test_each_new_commerce_refusal_has_its_status_and_code(
@@ -355,16 +355,16 @@ def test_buying_creates_subscriptions_and_the_cart_rules_are_enforced(
         == "800110"
     )
     named = CartLine(item(pc, E3), 1, reseller_of_record="res-ok", other_resellers=("x1",))
-    assert refused_code(lambda: pc.buy("c", [named], request_id=rid())) == "800111"
+    assert refused_code(lambda: pc.buy("c", [named], request_id=rid())) == "900206"
     bad_record = CartLine(item(pc, E3), 1, reseller_of_record="res-no")
     assert (
         refused_code(
             lambda: pc.buy("c", [bad_record], request_id=rid(), attest_partner_of_record=True)
         )
-        == "800112"
+        == "800016"
     )
     unknown = CartLine("NOPE:0001:XYZ", 1)
-    assert refused_code(lambda: pc.buy("c", [unknown], request_id=rid())) == "800114"
+    assert refused_code(lambda: pc.buy("c", [unknown], request_id=rid())) == "800004"
 
 
 @pytest.mark.parametrize("named_as", ["5357564", "res-ok"])
