@@ -319,6 +319,19 @@ def test_the_catalogue_lists_products_skus_with_entra_ids_and_availabilities(
     assert pc.provisioning_sku("c", "bp") == BP_SKU
 
 
+def test_the_client_reads_a_customer_by_id_as_documented(pc: PartnerCenterClient) -> None:
+    """get-a-customer-by-id.md: company profile e-mail and address, billing profile, custom
+    domains (the emulator's placeholders: admin@<domain>, US)."""
+    customer = pc.customer("c")
+    assert (customer.name, customer.domain, customer.reseller_id) == (
+        "Contract Co",
+        "contract.example",
+        "res-ok",
+    )
+    assert customer.email == customer.billing_email == "admin@contract.example"
+    assert customer.country == "US" and customer.custom_domains == ("contract.example",)
+
+
 def test_the_client_reads_subscribed_skus_and_provisioning_as_documented(
     pc: PartnerCenterClient,
 ) -> None:

@@ -65,6 +65,12 @@ class PcCustomer:
     domain: str | None
     tenant_id: str
     reseller_id: str | None
+    # get-a-customer-by-id.md (GET by id only): the company's contact e-mail and country,
+    # the billing contact's e-mail, and the customer's custom domains.
+    email: str | None = None
+    country: str | None = None
+    billing_email: str | None = None
+    custom_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -693,6 +699,10 @@ def _customer(item: dict[str, Any]) -> PcCustomer:
         domain=profile.get("domain"),
         tenant_id=profile.get("tenantId") or item["id"],
         reseller_id=item.get("associatedPartnerId") or None,
+        email=profile.get("email") or None,
+        country=(profile.get("address") or {}).get("country") or None,
+        billing_email=(item.get("billingProfile") or {}).get("email") or None,
+        custom_domains=tuple(item.get("customDomains") or ()),
     )
 
 
