@@ -72,27 +72,31 @@ def catalog_item_id(offer_key: str) -> str:
     return offer_key
 
 
-BASIC = "CFQ7TTC0LHSV:0001"
-STANDARD = "CFQ7TTC0LDPB:0001"
-PREMIUM = "CFQ7TTC0LH18:0001"
-E3 = "CFQ7TTC0LFLX:0001"
-E5 = "CFQ7TTC0LFLZ:0001"
-F3 = "CFQ7TTC0LGZT:0001"
-EMS_E3 = "CFQ7TTC0LFK5:0001"
-EMS_E5 = "CFQ7TTC0LFLQ:0001"
-DEFENDER_P1 = "CFQ7TTC0LLQ7:0001"
-DEFENDER_P2 = "CFQ7TTC0LLZM:0001"
-WINDOWS_E3 = "CFQ7TTC0LFPZ:0001"
-TEAMS_PREMIUM = "CFQ7TTC0RM8K:0001"
-TEAMS_PREMIUM_INTRO = "CFQ7TTC0RM8K:0002"
-VISIO = "CFQ7TTC0HD33:0002"
-PROJECT = "CFQ7TTC0HDB0:0002"
-EXCHANGE_P1 = "CFQ7TTC0LH16:0001"
-EXCHANGE_P2 = "CFQ7TTC0LH1G:0001"
-COPILOT = "CFQ7TTC0MM8R:0001"
-MULTI_GEO = "CFQ7TTC0LH3J:0001"
-ENTRA_P1 = "CFQ7TTC0LFNG:0001"
-PREMIUM_TRIAL = "CFQ7TTC0LH18:0002"
+# Product ids checked against Microsoft's documentation and public price lists; the sources
+# and what could not be verified are in docs/partner-center.md ("Catalogue identity").
+# [MS] = a Microsoft page names the product id; [3P] = third-party CSP price lists or
+# catalogues agree on it (not Microsoft); UNVERIFIED = no source found for this id.
+BASIC = "CFQ7TTC0LH18:0001"  # [MS] get-a-product-by-id.md, get-a-sku-by-id.md (id and SKU)
+STANDARD = "CFQ7TTC0LDPB:0001"  # [3P]; [MS] Basic's upgradeTargetOffers list LDPB:0001
+PREMIUM = "CFQ7TTC0LCHC:0002"  # [3P] product and SKU
+E3 = "CFQ7TTC0LFLX:0001"  # [3P] product and SKU
+E5 = "CFQ7TTC0LFLZ:0001"  # [3P] product; SKU UNVERIFIED (a price list shows 0002)
+F3 = "CFQ7TTC0LH05:0001"  # [MS] product (AllowSelfServicePurchase page); [3P] SKU
+EMS_E3 = "CFQ7TTC0LHT4:0001"  # [3P] product and SKU
+EMS_E5 = "CFQ7TTC0LFJ1:0001"  # [3P] product and SKU
+DEFENDER_P1 = "CFQ7TTC0J1GB:0001"  # [3P] product (one list only); SKU UNVERIFIED
+DEFENDER_P2 = "CFQ7TTC0LGV0:0001"  # [3P] product and SKU
+WINDOWS_E3 = "CFQ7TTC0LGTX:0004"  # [3P] product and SKU
+TEAMS_PREMIUM = "CFQ7TTC0RM8K:0001"  # [MS] product; SKU UNVERIFIED (a price list shows 0002)
+TEAMS_PREMIUM_INTRO = "CFQ7TTC0RM8K:0002"  # [MS] product; SKU UNVERIFIED
+VISIO = "CFQ7TTC0HD32:0002"  # [MS] product (Visio Plan 2); [3P] SKU
+PROJECT = "CFQ7TTC0HDB0:0002"  # [MS] product (Project Plan 3); [3P] SKU
+EXCHANGE_P1 = "CFQ7TTC0LH16:0001"  # [3P] product and SKU
+EXCHANGE_P2 = "CFQ7TTC0LH1P:0001"  # [3P] product and SKU
+COPILOT = "CFQ7TTC0MM8R:0001"  # [MS] product; SKU UNVERIFIED (a price list shows 0002)
+MULTI_GEO = "CFQ7TTC0LH3J:0001"  # UNVERIFIED product and SKU (no source found)
+ENTRA_P1 = "CFQ7TTC0LFLS:0002"  # [3P] product and SKU; the SKU appears in create-a-cart.md
+PREMIUM_TRIAL = "CFQ7TTC0LCHC:0001"  # product as Premium; trial SKU UNVERIFIED
 
 _COPILOT_BASE = (BASIC, STANDARD, PREMIUM, E3, E5, F3)
 _MULTI_GEO_BASE = (BASIC, STANDARD, PREMIUM, E3, E5, F3, EXCHANGE_P1, EXCHANGE_P2)
@@ -322,29 +326,49 @@ def pricing(item: Offer, quantity: int, term: str) -> dict[str, float]:
     }
 
 
+def term_id(item: Offer, term: str) -> str:
+    """A stable id of one term of an availability (the docs' terms carry ids such as
+    ``5aeco6mffyxo``; renewal instructions name them)."""
+    digest = hashlib.sha1(f"{item.key}:{term}".encode(), usedforsecurity=False).digest()
+    return base64.b32encode(digest).decode()[:12].lower()
+
+
 def billing_cycles(term: str) -> list[str]:
     """Billing cycles a term can be bought with."""
     return ["monthly"] if term == "P1M" else ["monthly", "annual"]
 
 
+def _link(uri: str) -> dict[str, Any]:
+    """A link as Partner Center writes one (uri, method, headers)."""
+    return {"uri": uri, "method": "GET", "headers": []}
+
+
 def product_json(product_id: str) -> dict[str, Any]:
-    """A catalogue product."""
+    """A catalogue product (get-a-product-by-id.md, new commerce example: `productType`
+    `OnlineServicesNCE`, links `skus` and `self`)."""
     first = _PRODUCTS[product_id][0]
     title = first.title.removesuffix(" Trial").removesuffix(" Introductory Pricing")
     return {
         "id": product_id,
         "title": title,
         "description": f"{title} (new commerce).",
-        "productType": {"id": "OnlineServices", "displayName": "OnlineServices"},
+        "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
         "isMicrosoftProduct": True,
         "publisherName": "Microsoft Corporation",
-        "links": {"skus": {"uri": f"/products/{product_id}/skus?country={COUNTRY}"}},
+        "links": {
+            "skus": _link(f"/products/{product_id}/skus?country={COUNTRY}"),
+            "self": _link(f"/products/{product_id}?country={COUNTRY}"),
+        },
         "attributes": {"objectType": "Product"},
     }
 
 
 def sku_json(item: Offer) -> dict[str, Any]:
-    """A catalogue SKU; ``unitPrice`` and ``limitPerCustomer`` are emulator extensions."""
+    """A catalogue SKU (get-a-sku-by-id.md, new commerce example: `dynamicAttributes` with
+    `provisioningId` = the Entra skuId, `isSoftwareAssuranceApplicable`, `internal`; links
+    `availabilities` and `self`). ``unitPrice``, ``currencyCode``, ``limitPerCustomer`` and
+    the dynamic attributes ``skuPartNumber``, ``azureSkuId``, ``trialConvertsTo`` are
+    emulator extensions."""
     return {
         "id": item.sku,
         "productId": item.product_id,
@@ -353,17 +377,20 @@ def sku_json(item: Offer) -> dict[str, Any]:
         "minimumQuantity": TRIAL_SEATS if item.is_trial else 1,
         "maximumQuantity": item.max_quantity,
         "isTrial": item.is_trial,
-        "supportedBillingCycles": ["monthly"] if item.is_trial else ["monthly", "annual"],
-        "purchasePrerequisites": [],
+        "supportedBillingCycles": ["monthly"] if item.is_trial else ["annual", "monthly"],
+        "purchasePrerequisites": ["MicrosoftCloudAgreement"],
         "inventoryVariables": [],
         "provisioningVariables": [],
-        "actions": [],
+        "actions": [] if item.is_trial else ["Refund"],
         "dynamicAttributes": {
             "isAddon": item.addon is not None,
             "prerequisiteSkus": list(item.prerequisites),
             "upgradeTargetOffers": list(item.upgrades),
             "hasConstraints": item.per_customer is not None or item.addon is not None,
             "isMicrosoftProduct": True,
+            "isSoftwareAssuranceApplicable": False,
+            "provisioningId": item.sku_id,
+            "internal": False,
             "skuPartNumber": item.part_number,
             "azureSkuId": item.sku_id,
             "trialConvertsTo": item.trial_of,
@@ -372,10 +399,10 @@ def sku_json(item: Offer) -> dict[str, Any]:
         "currencyCode": CURRENCY,
         "limitPerCustomer": item.per_customer,
         "links": {
-            "availabilities": {
-                "uri": f"/products/{item.product_id}/skus/{item.sku}/availabilities"
-                f"?country={COUNTRY}"
-            }
+            "availabilities": _link(
+                f"/products/{item.product_id}/skus/{item.sku}/availabilities?country={COUNTRY}"
+            ),
+            "self": _link(f"/products/{item.product_id}/skus/{item.sku}?country={COUNTRY}"),
         },
         "attributes": {"objectType": "Sku"},
     }
@@ -393,9 +420,22 @@ def availability_json(item: Offer) -> dict[str, Any]:
         "country": COUNTRY,
         "isPurchasable": True,
         "isRenewable": not item.is_trial,
+        # get-an-availability-by-id.md: which SKU each term renews to (the same one; a trial
+        # converts to its paid offer instead, which the emulator does itself).
+        "renewalInstructions": (
+            []
+            if item.is_trial
+            else [
+                {
+                    "applicableTermIds": [term_id(item, term) for term in item.terms],
+                    "renewalOptions": [{"renewToId": item.key, "isAutoRenewable": True}],
+                }
+            ]
+        ),
         "terms": [
             {
                 "duration": term,
+                "id": term_id(item, term),
                 "description": f"{term} commitment",
                 "billingCycles": billing_cycles(term),
                 "cancellationPolicies": [] if item.is_trial else [{"refundOptions": []}],
@@ -405,5 +445,11 @@ def availability_json(item: Offer) -> dict[str, Any]:
         "product": {"id": item.product_id, "title": item.title},
         "sku": {"id": item.sku, "title": item.title},
         "unitPrice": item.unit_price,
+        "links": {
+            "self": _link(
+                f"/products/{item.product_id}/skus/{item.sku}/availabilities/"
+                f"{item.availability_id}?country={COUNTRY}"
+            )
+        },
         "attributes": {"objectType": "Availability"},
     }

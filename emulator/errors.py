@@ -7,7 +7,8 @@ from typing import Any
 # Partner Center codes (the "code" of the error body). Stable: tests and clients rely on them.
 # Where Partner Center documents a code for the same refusal (error-codes.md, and the example
 # responses of the pages), the emulator answers with it; the 8001xx codes below are the
-# emulator's own for rules whose documented code it has not matched (see emulator/README.md).
+# emulator's own for rules whose documented code it has not matched, chosen among numbers
+# error-codes.md does not use (see emulator/README.md).
 INVALID_INPUT = 800002
 NOT_READY = 800082  # 409: a renewal (or an injected conflict) is in progress
 UNAUTHORIZED = 800401
@@ -25,15 +26,24 @@ CANCEL_OUTSIDE_WINDOW = 800103
 TRIAL_LOCKED = 800104
 SCHEDULE_NEEDS_ACTIVE_AUTO_RENEW = 800105
 NOT_ACTIVE = 800106
-UPDATE_CAP_REACHED = 800107
 ADDON_LIMIT = 800108
 ONE_PER_CUSTOMER = 800109
 TOO_MANY_RESELLERS = 800110
-ATTESTATION_REQUIRED = 800111
-RESELLER_NOT_AUTHORISED = 800112
 TRANSITION_NOT_ALLOWED = 800113
-UNKNOWN_CATALOG_ITEM = 800114
 EST_NOT_ELIGIBLE = 800116
+# Documented codes (error-codes.md) for refusals the emulator answered with 8001xx codes
+# that Partner Center documents with other meanings (800107 "Term changes are not supported
+# for trial offers", 800111 / 800112 / 800114 / 800115 Azure entitlement and overage errors).
+UPDATE_CAP_REACHED = 900311  # "This subscription has been updated too many times."
+ATTESTATION_REQUIRED = 900206  # "Partner Attestation is missing"
+RESELLER_NOT_AUTHORISED = 800016  # "PartnerID isn't a valid Indirect Reseller"
+UNKNOWN_CATALOG_ITEM = 800004  # "Invalid offer ID"
+# Documented codes of transitions into an existing subscription and of a shorter term.
+TARGET_ENDS_EARLIER = 900236  # "Target subscription CommitmentEndDate must be later ..."
+TARGET_NOT_ACTIVE = 900258  # "The target transition ToSubscriptionId ... must be active."
+TARGET_IS_SOURCE = 900259  # "... Target subscription id can't be the same as the source ..."
+TARGET_OTHER_ITEM = 900260  # "... must have the same CatalogItemId as in the transition ..."
+TARGET_TERM_SHORTER = 900267  # "Target transition can't have a term duration shorter ..."
 
 _GRAPH_CODES = {
     400: "Request_BadRequest",

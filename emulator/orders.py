@@ -40,7 +40,7 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
         raise ApiError(
             400,
             errors.UNKNOWN_CATALOG_ITEM,
-            f"Catalog item {raw.get('catalogItemId')!r} is not in the catalogue.",
+            f"Invalid offer ID: {raw.get('catalogItemId')!r} is not in the catalogue.",
         )
     default_quantity = TRIAL_SEATS if item.is_trial else None
     quantity = _positive_int(raw.get("quantity", default_quantity), "quantity")
@@ -77,27 +77,33 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
 def _resellers(
     store: Store, customer: Customer, line: dict[str, Any]
 ) -> tuple[str | None, list[str]]:
-    """The reseller of record and the additional resellers named by a line item."""
+    """The reseller of record's PartnerID (MPN id) and the additional resellers named by a
+    line item. Participants name resellers by their PartnerID (create-a-cart.md's example;
+    create-an-order-for-a-customer-of-an-indirect-reseller.md: ``PartnerIdOnRecord`` is the
+    reseller's ``MpnId``); without a ``transaction_reseller`` the customer's own reseller is
+    the reseller of record."""
     named = [str(p["value"]) for p in line["participants"] if "reseller" in str(p["key"]).lower()]
-    record = next(
-        (str(p["value"]) for p in line["participants"] if p["key"] == RECORD_KEY),
-        customer.reseller_id,
-    )
-    additional = [value for value in named if value != record]
+    value = next((str(p["value"]) for p in line["participants"] if p["key"] == RECORD_KEY), None)
+    additional = [v for v in named if v != value]
     if len(additional) > MAX_ADDITIONAL_RESELLERS:
         raise refused(
             errors.TOO_MANY_RESELLERS,
             f"An order may name at most {MAX_ADDITIONAL_RESELLERS} resellers besides the "
             "reseller of record.",
         )
-    if record is not None:
-        reseller = store.resellers.get(record)
-        if reseller is None or not reseller.authorised:
-            raise refused(
-                errors.RESELLER_NOT_AUTHORISED,
-                f"Reseller {record} has no authorised reseller relationship with the partner.",
-            )
-    return record, additional
+    if value is not None:
+        reseller = store.reseller_by_partner_id(value)
+    elif customer.reseller_id:
+        value = customer.reseller_id
+        reseller = store.resellers.get(customer.reseller_id)
+    else:
+        return None, additional
+    if reseller is None or not reseller.authorised:
+        raise refused(
+            errors.RESELLER_NOT_AUTHORISED,
+            f"PartnerID {value} isn't a valid Indirect Reseller of the partner.",
+        )
+    return reseller.mpn_id, additional
 
 
 def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
@@ -113,8 +119,8 @@ def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
         if line["participants"] and not attested:
             raise refused(
                 errors.ATTESTATION_REQUIRED,
-                "Naming resellers needs the partner-of-record attestation "
-                "(partnerOnRecordAttestationAccepted: true).",
+                "Partner Attestation is missing: naming resellers needs "
+                "partnerOnRecordAttestationAccepted: true.",
             )
     now = store.now()
     cart_id = str(uuid.uuid4())
@@ -277,29 +283,80 @@ def _eligibility_errors(sub: Subscription, now: datetime, immediate: bool) -> li
     return problems
 
 
-def eligibilities(sub: Subscription, now: datetime, eligibility_type: str) -> list[dict[str, Any]]:
-    """The upgrade targets of a subscription and whether each is possible now."""
+def _target_errors(
+    source: Subscription, target: Subscription, now: datetime
+) -> list[dict[str, Any]]:
+    """Why an existing subscription cannot receive the seats (transition-a-new-commerce-
+    subscription.md, "Subscription eligibility errors": codes 1 to 4)."""
+    problems = []
+    if target.status != "active":
+        problems.append({"code": 1, "description": "Subscription is not active."})
+    if target.cancel_until is not None and now < target.cancel_until:
+        problems.append({"code": 2, "description": "Subscription is within cancellation window."})
+    if _months(target.term) < _months(source.term):
+        problems.append(
+            {
+                "code": 3,
+                "description": "The subscription's term duration is shorter than the source "
+                "subscription's term duration.",
+            }
+        )
+    if target.commitment_end < source.commitment_end:
+        problems.append(
+            {
+                "code": 4,
+                "description": "Subscription term end date is before the source subscription's "
+                "term end date.",
+            }
+        )
+    return problems
+
+
+def eligibilities(
+    customer: Customer, sub: Subscription, now: datetime, eligibility_type: str
+) -> list[dict[str, Any]]:
+    """The upgrade targets of a subscription and whether each is possible now
+    (transition-a-new-commerce-subscription.md, "Get Transition Eligibilities"): one
+    eligibility per transition type and, for an immediate transition of a paid subscription,
+    the customer's subscriptions of the target offer that could receive the seats."""
     if eligibility_type not in ("immediate", "scheduled"):
         raise invalid("eligibilityType must be immediate or scheduled.")
     current = catalogue.offer(sub.offer_id)
     if current is None:
         return []
-    problems = _eligibility_errors(sub, now, eligibility_type == "immediate")
+    immediate = eligibility_type == "immediate"
+    problems = _eligibility_errors(sub, now, immediate)
+    operation = str(uuid.uuid4())
     items = []
     for key in current.upgrades:
         target = catalogue.offer(key)
         assert target is not None
+        receivers = [
+            s
+            for s in customer.subscriptions.values()
+            if s.offer_id == target.key and s.id != sub.id and immediate and not sub.trial
+        ]
         items.append(
             {
+                "operationId": operation,
                 "catalogItemId": target.catalog_item_id,
                 "title": target.title,
-                "transitionType": "transition_with_license_transfer",
+                "description": target.title,
+                "quantity": sub.quantity,
                 "eligibilities": [
+                    {"isEligible": not problems, "transitionType": kind, "errors": problems}
+                    for kind in reversed(TRANSITION_TYPES)
+                ],
+                "subscriptionEligibilities": [
                     {
-                        "isEligible": not problems,
-                        "transitionType": "transition_with_license_transfer",
-                        "errors": problems,
+                        "isEligible": not (errors := _target_errors(sub, s, now)),
+                        "subscriptionId": s.id,
+                        "subscriptionFriendlyName": s.friendly_name or s.offer_name,
+                        "subscriptionTermDuration": s.term,
+                        "subscriptionBillingCycle": s.billing_cycle,
+                        "errors": errors,
                     }
+                    for s in receivers
                 ],
                 "attributes": {"objectType": "TransitionEligibility"},
             }
@@ -316,7 +373,9 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     target = catalogue.offer(str(body.get("toCatalogItemId", "")))
     current = catalogue.offer(sub.offer_id)
     if target is None:
-        raise ApiError(400, errors.UNKNOWN_CATALOG_ITEM, "toCatalogItemId is not in the catalogue.")
+        raise ApiError(
+            400, errors.UNKNOWN_CATALOG_ITEM, "Invalid offer ID: toCatalogItemId is not catalogued."
+        )
     if current is None or target.key not in current.upgrades:
         reason = (
             "is not supported by Microsoft"
@@ -334,7 +393,11 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
         raise invalid("quantity exceeds the seats of the subscription.")
     term = body.get("termDuration") or sub.term
     if term not in target.terms or _months(term) < _months(sub.term):
-        raise refused(errors.TRANSITION_NOT_ALLOWED, "The target term is shorter (code 3).")
+        raise refused(
+            errors.TARGET_TERM_SHORTER,
+            "Target transition can't have a term duration shorter than that of the source "
+            "subscription.",
+        )
     kind = body.get("transitionType") or "transition_with_license_transfer"
     if kind not in TRANSITION_TYPES:
         raise invalid(f"transitionType must be one of {', '.join(TRANSITION_TYPES)}.")
@@ -367,22 +430,36 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     sub.touch()
     if kind == "transition_with_license_transfer":
         _move_licenses(customer, old_sku, destination.sku_id, quantity)
+    # transition-resources.md, Transition and TransitionEvent: the emulator converts at once,
+    # so the events say it started and completed (and moved the licenses, if asked to).
+    events = [_event("Conversion", "Started", now), _event("Conversion", "Completed", now)]
+    if kind == "transition_with_license_transfer":
+        events.append(_event("LicenseReassignment", "Completed", now))
     result = {
-        "id": str(uuid.uuid4()),
+        "operationId": str(uuid.uuid4()),
         "fromCatalogItemId": from_item,
-        "toCatalogItemId": target.catalog_item_id,
         "fromSubscriptionId": sub.id,
+        "toCatalogItemId": target.catalog_item_id,
         "toSubscriptionId": destination.id,
         "quantity": quantity,
         "termDuration": term,
         "billingCycle": destination.billing_cycle,
         "transitionType": kind,
-        "status": "completed",
-        "creationDate": iso(now),
+        "Events": events,
         "attributes": {"objectType": "Transition"},
     }
+    store.transitions.setdefault(sub.id, []).append(result)
     store.record("upgrade_subscription", customer, "subscription", subscription_json(sub, now), old)
     return result
+
+
+def _event(name: str, status: str, now: datetime) -> dict[str, Any]:
+    return {
+        "name": name,
+        "status": status,
+        "timestamp": iso(now),
+        "attributes": {"objectType": "TransitionEvent"},
+    }
 
 
 def _months(term: str) -> int:
@@ -398,13 +475,28 @@ def _destination(
     found = customer.subscriptions.get(str(to_id))
     if found is None:
         raise not_found(f"Subscription {to_id}")
-    if found.offer_id != target.key or found.status != "active":
+    invalid_target = "The target transition ToSubscriptionId field is invalid."
+    if found.id == sub.id:
         raise refused(
-            errors.TRANSITION_NOT_ALLOWED, "toSubscriptionId is not an active target subscription."
+            errors.TARGET_IS_SOURCE,
+            f"{invalid_target} Target subscription id can't be the same as the source "
+            "subscription ID.",
+        )
+    if found.offer_id != target.key:
+        raise refused(
+            errors.TARGET_OTHER_ITEM,
+            f"{invalid_target} Target subscription must have the same CatalogItemId as in the "
+            "transition request.",
+        )
+    if found.status != "active":
+        raise refused(
+            errors.TARGET_NOT_ACTIVE, f"{invalid_target} Target subscription must be active."
         )
     if found.commitment_end < sub.commitment_end:
         raise refused(
-            errors.TRANSITION_NOT_ALLOWED, "The target subscription ends earlier (code 4)."
+            errors.TARGET_ENDS_EARLIER,
+            f"{invalid_target} Target subscription CommitmentEndDate must be later than "
+            "source subscription.",
         )
     return found
 

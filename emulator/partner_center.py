@@ -11,8 +11,8 @@ from urllib.parse import quote
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from emulator import catalogue, orders, rules
-from emulator.clock import parse_iso
+from emulator import catalogue, graph_shapes, orders, rules
+from emulator.clock import iso_day, parse_iso
 from emulator.context import current
 from emulator.errors import invalid, not_found
 from emulator.model import Customer
@@ -150,7 +150,9 @@ def patch_subscription(customer_id: str, subscription_id: str) -> ResponseReturn
 
 @bp.get("/customers/<customer_id>/subscriptions/<subscription_id>/provisioningstatus")
 def provisioning_status(customer_id: str, subscription_id: str) -> ResponseReturnValue:
-    """The Graph skuId behind a subscription."""
+    """The Graph skuId behind a subscription, its seats after provisioning and its end date
+    (get-subscription-provisioning-status.md; subscription-resources.md). The emulator
+    provisions at once, so ``status`` is always ``success``."""
     store = _store()
     sub = store.subscription(store.customer(customer_id), subscription_id)
     return jsonify(
@@ -158,18 +160,30 @@ def provisioning_status(customer_id: str, subscription_id: str) -> ResponseRetur
             "skuId": sub.sku_id,
             "status": "success",
             "quantity": sub.quantity,
+            "endDate": iso_day(sub.commitment_end),
             "attributes": {"objectType": "SubscriptionProvisioningStatus"},
         }
     )
 
 
+LICENSE_GROUPS = {"group1": "group1", "group2": "group2"}  # AAD-managed, Minecraft
+
+
 @bp.get("/customers/<customer_id>/subscribedskus")
 def subscribed_skus(customer_id: str) -> ResponseReturnValue:
-    """License counts per SKU: bought, suspended, assigned, available."""
+    """License counts per SKU: bought, suspended, assigned, available. ``licenseGroupIds``
+    (Group1, Group2; repeatable) filters by license group
+    (get-a-list-of-available-licenses-by-license-group.md); every emulated SKU is Group1."""
     customer = _store().customer(customer_id)
+    wanted = request.args.getlist("licenseGroupIds")
+    unknown = [g for g in wanted if g.lower() not in LICENSE_GROUPS]
+    if unknown:
+        raise invalid(f"Unknown licenseGroupIds: {', '.join(unknown)}.")
+    groups = {g.lower() for g in wanted} or set(LICENSE_GROUPS)
+    items = [_subscribed_sku(customer, sku) for sku in customer.sku_ids()]
     return jsonify(
         collection(
-            [_subscribed_sku(customer, sku) for sku in customer.sku_ids()],
+            [i for i in items if i["productSku"]["licenseGroupId"] in groups],
             f"/customers/{customer_id}/subscribedskus",
         )
     )
@@ -188,8 +202,23 @@ def _subscribed_sku(customer: Customer, sku_id: str) -> dict[str, Any]:
         "totalUnits": active + suspended,
         "warningUnits": 0,
         "capabilityStatus": "Enabled" if active else "Suspended",
-        "productSku": {"id": sku_id, "name": name, "skuPartNumber": part, "targetType": "User"},
-        "servicePlans": [],
+        "productSku": {
+            "id": sku_id,
+            "name": name,
+            "skuPartNumber": part,
+            "targetType": "User",
+            "licenseGroupId": "group1",
+        },
+        "servicePlans": [
+            {
+                "displayName": plan["servicePlanName"].replace("_", " ").title(),
+                "serviceName": plan["servicePlanName"],
+                "id": plan["servicePlanId"],
+                "capabilityStatus": "Enabled" if active else "Suspended",
+                "targetType": "Tenant" if plan["appliesTo"] == "Company" else "User",
+            }
+            for plan in graph_shapes.service_plans(customer, sku_id, bool(active))
+        ],
         "attributes": {"objectType": "SubscribedSku"},
     }
 
@@ -200,19 +229,34 @@ def transition_eligibilities(customer_id: str, subscription_id: str) -> Response
     store = _store()
     sub = store.subscription(store.customer(customer_id), subscription_id)
     kind = request.args.get("eligibilityType", "immediate")
-    items = orders.eligibilities(sub, store.now(), kind)
+    items = orders.eligibilities(store.customer(customer_id), sub, store.now(), kind)
     uri = f"/customers/{customer_id}/subscriptions/{subscription_id}/transitionEligibilities"
     return jsonify(collection(items, uri))
 
 
 @bp.post("/customers/<customer_id>/subscriptions/<subscription_id>/transitions")
 def create_transition(customer_id: str, subscription_id: str) -> ResponseReturnValue:
-    """Upgrade a subscription (full: same id; partial: a new co-terminous subscription)."""
+    """Upgrade a subscription (full: same id; partial: a new co-terminous subscription).
+    transition-a-new-commerce-subscription.md answers 200 with the Transition."""
     store = _store()
     customer = store.customer(customer_id)
     sub = store.subscription(customer, subscription_id)
-    result = orders.transition(store, customer, sub, request.get_json(silent=True))
-    return jsonify(result), 201
+    return jsonify(orders.transition(store, customer, sub, request.get_json(silent=True)))
+
+
+@bp.get("/customers/<customer_id>/subscriptions/<subscription_id>/transitions")
+def list_transitions(customer_id: str, subscription_id: str) -> ResponseReturnValue:
+    """The transitions of a subscription, optionally one ``operationId`` (get-transitions.md:
+    the documented example wraps them in ``transition``, not ``items``)."""
+    store = _store()
+    store.subscription(store.customer(customer_id), subscription_id)
+    wanted = request.args.get("operationId") or request.args.get("operation-id")
+    done = [
+        t
+        for t in store.transitions.get(subscription_id, [])
+        if wanted is None or t["operationId"] == wanted
+    ]
+    return jsonify({"transition": done, "attributes": {"objectType": "Collection"}})
 
 
 @bp.post("/customers/<customer_id>/carts")

@@ -132,7 +132,9 @@ def patch_subscription(
     if sub.update_count >= store.update_cap:
         raise refused(
             errors.UPDATE_CAP_REACHED,
-            f"The subscription has reached the limit of {store.update_cap} updates.",
+            "This subscription has been updated too many times. Please contact partner "
+            f"support if you need to make more updates on this subscription (limit "
+            f"{store.update_cap}).",
         )
 
     status = _field(body, "status", str, sub.status).lower()

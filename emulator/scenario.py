@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ def load(store: Store, data: Any) -> dict[str, int]:
             Reseller(
                 id=reseller_id,
                 name=raw.get("name") or reseller_id,
-                mpn_id=str(raw.get("mpn_id") or ""),
+                mpn_id=str(raw.get("mpn_id") or partner_id_for(reseller_id)),
                 relationship=raw.get("relationship") or "authorised",
             )
         )
@@ -75,7 +76,7 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
     )
     counts["customers"] += 1
     for sub_raw in raw.get("subscriptions") or []:
-        store.add_subscription(customer, _subscription(customer, sub_raw, now))
+        store.add_subscription(customer, _subscription(store, customer, sub_raw, now))
         counts["subscriptions"] += 1
     for user_raw in raw.get("users") or []:
         if not isinstance(user_raw, dict):
@@ -109,7 +110,7 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
             counts["users"] += 1
 
 
-def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
+def _subscription(store: Store, customer: Customer, raw: Any, now: datetime) -> Subscription:
     """A scenario subscription with its defaults and tranches."""
     if not isinstance(raw, dict):
         raise ScenarioError(f"customer {customer.id}: each subscription must be an object")
@@ -167,7 +168,7 @@ def _subscription(customer: Customer, raw: Any, now: datetime) -> Subscription:
         ),
         cancel_until=_cancel_until(raw, trial, term_start, now, where),
         tranches=tranches,
-        partner_id=raw.get("partner_id") or customer.reseller_id,
+        partner_id=raw.get("partner_id") or _partner_of_record(store, customer),
         order_id=raw.get("order_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"order:{sub_id}")),
         unit_price=float(raw.get("unit_price", item.unit_price if item else 0.0)),
         scheduled=raw.get("scheduled"),
@@ -207,3 +208,18 @@ def _end_of_term(raw: dict[str, Any], status: str, where: str) -> tuple[bool, st
     if renews and status != "active":
         raise ScenarioError(f"{where}: end_of_term 'renew' needs an active subscription")
     return renews, choice
+
+
+def partner_id_for(reseller_id: str) -> str:
+    """A stable seven-digit PartnerID (MPN id) for a reseller the scenario gives none."""
+    digest = hashlib.sha1(reseller_id.encode(), usedforsecurity=False).hexdigest()
+    return str(1_000_000 + int(digest, 16) % 9_000_000)
+
+
+def _partner_of_record(store: Store, customer: Customer) -> str | None:
+    """The subscription's ``partnerId``: the PartnerID of the customer's reseller
+    (subscription-resources.md), or its id when the reseller is not loaded."""
+    if not customer.reseller_id:
+        return None
+    reseller = store.resellers.get(customer.reseller_id)
+    return reseller.mpn_id if reseller is not None else customer.reseller_id

@@ -43,6 +43,7 @@ class Store:
             self.subscription_owner: dict[str, str] = {}
             self.carts: dict[str, dict[str, Any]] = {}
             self.checkouts: dict[str, dict[str, Any]] = {}  # cart id -> CartCheckoutResult
+            self.transitions: dict[str, list[dict[str, Any]]] = {}  # subscription id -> done
             self.audit: list[dict[str, Any]] = []
             self.replays: dict[tuple[str, str, str], tuple[int, bytes, str]] = {}
             self._timeline: list[tuple[datetime, int, str, int, str]] = []
@@ -51,6 +52,10 @@ class Store:
     def now(self) -> datetime:
         """The emulator clock's current time."""
         return self.clock.now()
+
+    def reseller_by_partner_id(self, partner_id: str) -> Reseller | None:
+        """The reseller whose PartnerID (MPN id) this is."""
+        return next((r for r in self.resellers.values() if r.mpn_id == partner_id), None)
 
     def add_reseller(self, reseller: Reseller) -> None:
         """Add or replace a reseller."""

@@ -51,19 +51,19 @@ def test_the_catalogue_lists_about_twenty_offers_with_prices(pc: Api) -> None:
 
 
 def test_availabilities_carry_the_catalog_item_id_and_terms(pc: Api) -> None:
-    body = pc.get("/v1/products/CFQ7TTC0LH18/skus/0001/availabilities?country=US").get_json()
+    body = pc.get("/v1/products/CFQ7TTC0LCHC/skus/0002/availabilities?country=US").get_json()
     availability = body["items"][0]
     assert availability["catalogItemId"] == item(BP)
-    assert availability["catalogItemId"].startswith("CFQ7TTC0LH18:0001:")
+    assert availability["catalogItemId"].startswith("CFQ7TTC0LCHC:0002:")
     assert {t["duration"] for t in availability["terms"]} == {"P1M", "P1Y", "P3Y"}
-    assert pc.get("/v1/products/CFQ7TTC0LH18/skus/0001").get_json()["id"] == "0001"
-    assert pc.get("/v1/products/CFQ7TTC0LH18").get_json()["id"] == "CFQ7TTC0LH18"
+    assert pc.get("/v1/products/CFQ7TTC0LCHC/skus/0002").get_json()["id"] == "0002"
+    assert pc.get("/v1/products/CFQ7TTC0LCHC").get_json()["id"] == "CFQ7TTC0LCHC"
 
 
 def test_unknown_catalogue_entries_answer_404_and_country_is_required(pc: Api) -> None:
     assert refusal(pc.get("/v1/products/NOPE/skus")) == (404, 800404)
     assert refusal(pc.get("/v1/products/NOPE")) == (404, 800404)
-    assert refusal(pc.get("/v1/products/CFQ7TTC0LH18/skus/9999/availabilities")) == (404, 800404)
+    assert refusal(pc.get("/v1/products/CFQ7TTC0LCHC/skus/9999/availabilities")) == (404, 800404)
     assert refusal(pc.get("/v1/products")) == (400, 800002)
 
 
@@ -84,7 +84,7 @@ def test_checkout_creates_subscriptions_in_one_order(
     )
     assert sub["refundableQuantity"]["totalQuantity"] == 3
     assert sub["commitmentEndDate"] == "2026-03-09T00:00:00Z"
-    assert sub["partnerId"] == "res-1"
+    assert sub["partnerId"] == "1234567"  # the reseller's PartnerID (MPN id)
     records = pc.get("/v1/auditrecords").get_json()["items"]
     assert (records[-1]["operationType"], records[-1]["resourceType"]) == ("create_order", "order")
 
@@ -111,7 +111,7 @@ def test_a_cart_with_an_unknown_item_or_bad_quantity_is_refused(
     unknown = pc.post(
         f"{CUSTOMER}/carts", {"lineItems": [{"catalogItemId": "X:Y:Z", "quantity": 1}]}
     )
-    assert refusal(unknown) == (400, 800114)
+    assert refusal(unknown) == (400, 800004)
     assert refusal(buy(pc, (BP, 0))) == (400, 800002)
     assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": []})) == (400, 800002)
     term = {"lineItems": [{"catalogItemId": item(BP), "quantity": 1, "termDuration": "P2Y"}]}
@@ -124,9 +124,9 @@ def test_naming_resellers_needs_the_partner_of_record_attestation(
     line = {
         "catalogItemId": item(BP),
         "quantity": 1,
-        "participants": [{"key": "transaction_reseller", "value": "res-1"}],
+        "participants": [{"key": "transaction_reseller", "value": "1234567"}],
     }
-    assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": [line]})) == (400, 800111)
+    assert refusal(pc.post(f"{CUSTOMER}/carts", {"lineItems": [line]})) == (400, 900206)
     attested = {"lineItems": [line], "partnerOnRecordAttestationAccepted": True}
     assert pc.post(f"{CUSTOMER}/carts", attested).status_code == 201
 
@@ -138,7 +138,7 @@ def test_more_than_five_additional_resellers_are_refused(
         others = [
             {"key": "additional_transaction_reseller", "value": f"r{n}"} for n in range(extra)
         ]
-        participants = [{"key": "transaction_reseller", "value": "res-1"}, *others]
+        participants = [{"key": "transaction_reseller", "value": "1234567"}, *others]
         line = {"catalogItemId": item(BP), "quantity": 1, "participants": participants}
         return {"lineItems": [line], "partnerOnRecordAttestationAccepted": True}
 
@@ -150,7 +150,7 @@ def test_a_reseller_without_an_authorised_relationship_is_refused(load: Load, pc
     scenario = northwind()
     scenario["resellers"] = [{"id": "res-1", "name": "Fabrikam", "relationship": "pending"}]
     load(scenario)
-    assert refusal(buy(pc, (BP, 1))) == (400, 800112)
+    assert refusal(buy(pc, (BP, 1))) == (400, 800016)
 
 
 def test_copilot_seats_may_not_exceed_base_seats_counting_the_same_cart(
@@ -247,7 +247,7 @@ def test_a_full_upgrade_keeps_the_subscription_id_and_moves_the_licenses(
     northwind_loaded: dict[str, Any], pc: Api, graph: Api
 ) -> None:
     response = transition(pc, catalogue.E5, 12)
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert response.get_json()["toSubscriptionId"] == "sub-1"
     sub = pc.get(SUB).get_json()
     assert (sub["offerId"], sub["quantity"], sub["commitmentEndDate"]) == (
@@ -269,7 +269,7 @@ def test_a_partial_upgrade_creates_a_co_terminous_subscription(
     northwind_loaded: dict[str, Any], pc: Api
 ) -> None:
     response = transition(pc, catalogue.E3, 4, transitionType="transition_only")
-    assert response.status_code == 201
+    assert response.status_code == 200
     new_id = response.get_json()["toSubscriptionId"]
     assert new_id != "sub-1"
     source = pc.get(SUB).get_json()
@@ -310,7 +310,7 @@ def test_only_active_subscriptions_upgrade(load: Load, pc: Api) -> None:
 def test_an_upgrade_to_a_shorter_term_or_beyond_the_seats_is_refused(
     northwind_loaded: dict[str, Any], pc: Api
 ) -> None:
-    assert refusal(transition(pc, catalogue.E5, 1, termDuration="P1M")) == (400, 800113)
+    assert refusal(transition(pc, catalogue.E5, 1, termDuration="P1M")) == (400, 900267)
     assert refusal(transition(pc, catalogue.E5, 13)) == (400, 800002)
 
 
@@ -335,7 +335,7 @@ def test_an_upgrade_can_move_seats_into_an_existing_target_subscription(
 
 def test_an_upgrade_into_a_subscription_that_ends_earlier_is_refused(load: Load, pc: Api) -> None:
     load(with_e5("2025-12-31"))
-    assert refusal(transition(pc, catalogue.E5, 3, toSubscriptionId="sub-e5")) == (400, 800113)
+    assert refusal(transition(pc, catalogue.E5, 3, toSubscriptionId="sub-e5")) == (400, 900236)
 
 
 def test_an_upgrade_answers_409_while_a_renewal_is_pending(

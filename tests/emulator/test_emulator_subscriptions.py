@@ -139,7 +139,7 @@ def test_a_subscription_carries_the_partner_center_fields(
     assert (
         sub["offerId"] == catalog_item_id(BP)
         and sub["quantity"] == 12
-        and sub["partnerId"] == "res-1"
+        and sub["partnerId"] == "1234567"
     )
     assert sub["refundableQuantity"] == {
         "totalQuantity": 2,
@@ -223,7 +223,7 @@ def test_a_trial_quantity_and_status_cannot_change(load: Load, pc: Api) -> None:
     load(
         northwind(
             trial=True,
-            offer_id="CFQ7TTC0LH18:0002",
+            offer_id="CFQ7TTC0LCHC:0001",
             term="P1M",
             tranches=[],
             created="-3d",
@@ -269,7 +269,7 @@ def test_a_quantity_change_deletes_the_scheduled_changes(
 
 
 def test_a_scheduled_downgrade_is_refused(northwind_loaded: dict[str, Any], pc: Api) -> None:
-    down = {"product": {"productId": "CFQ7TTC0LHSV", "skuId": "0001"}, "quantity": 12}
+    down = {"product": {"productId": "CFQ7TTC0LH18", "skuId": "0001"}, "quantity": 12}
     assert refusal(put(pc, scheduledNextTermInstructions=down)) == (400, 800113)
 
 
@@ -324,7 +324,7 @@ def test_a_replayed_refusal_is_replayed_too(northwind_loaded: dict[str, Any], pc
 def test_the_update_cap_refuses_further_updates(load: Load, pc: Api) -> None:
     load(northwind(update_count=1199))
     assert put(pc, quantity=13).status_code == 200
-    assert refusal(put(pc, quantity=14)) == (400, 800107)
+    assert refusal(put(pc, quantity=14)) == (400, 900311)
 
 
 def test_malformed_patch_bodies_are_refused(northwind_loaded: dict[str, Any], pc: Api) -> None:
@@ -405,7 +405,7 @@ def test_a_trial_with_auto_renew_converts_to_paid_after_one_month(
 ) -> None:
     load(
         northwind(
-            trial=True, offer_id="CFQ7TTC0LH18:0002", tranches=[], created="-3d", term_start="-3d"
+            trial=True, offer_id="CFQ7TTC0LCHC:0001", tranches=[], created="-3d", term_start="-3d"
         )
     )
     clock(advance="P1M")
@@ -420,7 +420,7 @@ def test_a_trial_with_auto_renew_converts_to_paid_after_one_month(
 def test_a_trial_without_auto_renew_expires_after_one_month(
     load: Load, pc: Api, clock: Clock
 ) -> None:
-    load(northwind(trial=True, offer_id="CFQ7TTC0LH18:0002", tranches=[], auto_renew=False))
+    load(northwind(trial=True, offer_id="CFQ7TTC0LCHC:0001", tranches=[], auto_renew=False))
     clock(advance="P1M")
     assert fetch(pc)["status"] == "expired"
 
@@ -445,6 +445,7 @@ def test_subscribed_skus_count_active_suspended_and_assigned_units(load: Load, p
             "name": "Microsoft 365 Business Premium",
             "skuPartNumber": "SPB",
             "targetType": "User",
+            "licenseGroupId": "group1",
         },
         "servicePlans": [],
         "attributes": {},

@@ -18,12 +18,16 @@ from flask import Flask
 from app.services.microsoft import factory
 from app.services.microsoft.graph import GraphClient
 from app.services.microsoft.http import EtagMismatch, GaveUp, MicrosoftError, Refused, RetryPolicy
-from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
+from app.services.microsoft.partner_center import (
+    CartLine,
+    PartnerCenterClient,
+    transition_status,
+)
 from tests.support.processes import Emulator
 
-BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+BP, BP_SKU = "CFQ7TTC0LCHC:0002", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
-EMS_E3 = "CFQ7TTC0LFK5:0001"
+EMS_E3 = "CFQ7TTC0LHT4:0001"
 COPILOT = "CFQ7TTC0MM8R:0001"
 EXO, EXO_SKU = "CFQ7TTC0LH16:0001", "4b9405b0-7788-4568-add1-99614e613b69"
 TENANT = "contract-tenant"
@@ -47,8 +51,8 @@ def sub(
 
 SCENARIO = {
     "resellers": [
-        {"id": "res-ok", "name": "Authorised", "relationship": "authorised"},
-        {"id": "res-no", "name": "Not authorised", "relationship": "none"},
+        {"id": "res-ok", "name": "Authorised", "mpn_id": "5357564", "relationship": "authorised"},
+        {"id": "res-no", "name": "Not authorised", "mpn_id": "517285", "relationship": "none"},
     ],
     "customers": [
         {
@@ -274,7 +278,7 @@ def test_a_repeated_request_id_is_applied_once(pc: PartnerCenterClient, emulator
             "800105",
         ),
         ("old", {"quantity": 4}, "800106"),
-        ("capped", {"quantity": 5}, "800107"),
+        ("capped", {"quantity": 5}, "900311"),
     ],
 )
 def test_each_new_commerce_refusal_has_its_status_and_code(
@@ -315,6 +319,32 @@ def test_the_catalogue_lists_products_skus_with_entra_ids_and_availabilities(
     assert pc.provisioning_sku("c", "bp") == BP_SKU
 
 
+def test_the_client_reads_a_customer_by_id_as_documented(pc: PartnerCenterClient) -> None:
+    """get-a-customer-by-id.md: company profile e-mail and address, billing profile, custom
+    domains (the emulator's placeholders: admin@<domain>, US)."""
+    customer = pc.customer("c")
+    assert (customer.name, customer.domain, customer.reseller_id) == (
+        "Contract Co",
+        "contract.example",
+        "res-ok",
+    )
+    assert customer.email == customer.billing_email == "admin@contract.example"
+    assert customer.country == "US" and customer.custom_domains == ("contract.example",)
+
+
+def test_the_client_reads_subscribed_skus_and_provisioning_as_documented(
+    pc: PartnerCenterClient,
+) -> None:
+    """get-a-list-of-available-licenses.md and get-subscription-provisioning-status.md."""
+    skus = {s.sku_id: s for s in pc.subscribed_skus("c")}
+    e3 = skus[E3_SKU]
+    assert (e3.active, e3.suspended, e3.total) == (9, 3, 12)  # "old" is suspended
+    assert e3.license_group_id == "group1" and e3.service_plans
+    status = pc.provisioning_status("c", "bp")
+    assert (status.sku_id, status.status, status.quantity) == (BP_SKU, "success", 12)
+    assert status.end_date == pc.subscription("c", "bp").commitment_end
+
+
 def item(pc: PartnerCenterClient, offer: str) -> str:
     product, sku = offer.split(":")
     return pc.availabilities(product, sku)[0]
@@ -338,16 +368,27 @@ def test_buying_creates_subscriptions_and_the_cart_rules_are_enforced(
         == "800110"
     )
     named = CartLine(item(pc, E3), 1, reseller_of_record="res-ok", other_resellers=("x1",))
-    assert refused_code(lambda: pc.buy("c", [named], request_id=rid())) == "800111"
+    assert refused_code(lambda: pc.buy("c", [named], request_id=rid())) == "900206"
     bad_record = CartLine(item(pc, E3), 1, reseller_of_record="res-no")
     assert (
         refused_code(
             lambda: pc.buy("c", [bad_record], request_id=rid(), attest_partner_of_record=True)
         )
-        == "800112"
+        == "800016"
     )
     unknown = CartLine("NOPE:0001:XYZ", 1)
-    assert refused_code(lambda: pc.buy("c", [unknown], request_id=rid())) == "800114"
+    assert refused_code(lambda: pc.buy("c", [unknown], request_id=rid())) == "800004"
+
+
+@pytest.mark.parametrize("named_as", ["5357564", "res-ok"])
+def test_the_reseller_of_record_is_sent_as_its_partner_id(
+    pc: PartnerCenterClient, named_as: str
+) -> None:
+    """create-an-order-for-a-customer-of-an-indirect-reseller.md: PartnerIdOnRecord is the
+    reseller's MPN id; a reseller named by its relationship id is sent as its MPN id."""
+    line = CartLine(item(pc, E3), 1, reseller_of_record=named_as)
+    (bought,) = pc.buy("c", [line], request_id=rid(), attest_partner_of_record=True)
+    assert pc.subscription("c", bought.subscription_id).partner_id == "5357564"
 
 
 def test_one_per_customer_offers_are_refused_the_second_time(pc: PartnerCenterClient) -> None:
@@ -361,12 +402,15 @@ def test_upgrades_go_up_only_and_unsupported_paths_are_refused(pc: PartnerCenter
     targets = pc.transition_eligibilities("c", "e3")
     e5 = next(t for t in targets if t.title == "Microsoft 365 E5")
     assert e5.eligible
+    assert e5.operation_id and e5.quantity == 5 and e5.description
     done = pc.transition(
         "c", "e3", to_catalog_item_id=e5.catalog_item_id, quantity=5, request_id=rid()
     )
     assert done["toSubscriptionId"] == "e3"
+    assert transition_status(done) == "Completed"
+    assert pc.transitions("c", "e3") == [done]
     assert pc.subscription("c", "e3").offer_id.startswith("CFQ7TTC0LFLZ")
-    ems_e5 = item(pc, "CFQ7TTC0LFLQ:0001")
+    ems_e5 = item(pc, "CFQ7TTC0LFJ1:0001")
     assert (
         refused_code(
             lambda: pc.transition(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,6 +65,12 @@ class PcCustomer:
     domain: str | None
     tenant_id: str
     reseller_id: str | None
+    # get-a-customer-by-id.md (GET by id only): the company's contact e-mail and country,
+    # the billing contact's e-mail, and the customer's custom domains.
+    email: str | None = None
+    country: str | None = None
+    billing_email: str | None = None
+    custom_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,22 @@ class PcSubscribedSku:
     consumed: int
     available: int
     status: str
+    # get-a-list-of-available-licenses.md: active and suspended seats, the license group
+    # ("group1" = managed in Entra ID, "group2" = Minecraft) and the service plans' names.
+    active: int = 0
+    suspended: int = 0
+    license_group_id: str = ""
+    service_plans: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PcProvisioningStatus:
+    """Where a subscription's provisioning stands (get-subscription-provisioning-status.md)."""
+
+    sku_id: str | None
+    status: str  # "success", "pending" or "failed"
+    quantity: int | None
+    end_date: date | None
 
 
 @dataclass(frozen=True)
@@ -174,7 +196,7 @@ class CartLine:
     quantity: int
     term_duration: str = "P1Y"
     billing_cycle: str = "monthly"
-    reseller_of_record: str | None = None
+    reseller_of_record: str | None = None  # PartnerID (MPN id), or the relationship id
     other_resellers: tuple[str, ...] = ()
     friendly_name: str | None = None
 
@@ -210,6 +232,19 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class TargetSubscription:
+    """An existing subscription of the target offer that could receive upgraded seats
+    (transition-resources.md, TargetSubscriptionEligibilityDetail)."""
+
+    subscription_id: str
+    friendly_name: str
+    term_duration: str
+    billing_cycle: str
+    eligible: bool
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Eligibility:
     """Whether a subscription may move (upgrade) to a catalogue item, and why not."""
 
@@ -218,6 +253,18 @@ class Eligibility:
     eligible: bool
     transition_type: str
     errors: tuple[str, ...]
+    # transition-a-new-commerce-subscription.md, "Get Transition Eligibilities".
+    operation_id: str = ""
+    description: str = ""
+    quantity: int | None = None
+    target_subscriptions: tuple[TargetSubscription, ...] = ()
+
+
+def transition_status(transition: dict[str, Any]) -> str:
+    """The status of a transition's latest event ("Started", "Completed" or "Failed";
+    transition-resources.md, TransitionEvent); "" when it reports none."""
+    events = transition.get("Events") or transition.get("events") or []
+    return str(events[-1].get("status", "")).strip() if events else ""
 
 
 def pc_error(answer: httpx.Response) -> tuple[str | None, str]:
@@ -381,6 +428,12 @@ class PartnerCenterClient:
                 consumed=int(item.get("consumedUnits", 0)),
                 available=int(item.get("availableUnits", 0)),
                 status=item.get("capabilityStatus", ""),
+                active=int(item.get("activeUnits", 0)),
+                suspended=int(item.get("suspendedUnits", 0)),
+                license_group_id=item["productSku"].get("licenseGroupId", ""),
+                service_plans=tuple(
+                    str(plan.get("serviceName", "")) for plan in item.get("servicePlans") or []
+                ),
             )
             for item in items
         ]
@@ -401,7 +454,7 @@ class PartnerCenterClient:
                     product_id=product_id,
                     sku=sku,
                     title=item.get("title", ""),
-                    azure_sku_id=attrs.get("azureSkuId"),
+                    azure_sku_id=attrs.get("provisioningId") or attrs.get("azureSkuId"),
                     part_number=attrs.get("skuPartNumber"),
                     is_trial=bool(item.get("isTrial")),
                     unit_price=item.get("unitPrice"),
@@ -421,7 +474,7 @@ class PartnerCenterClient:
                     product_id=product["id"],
                     sku=item["id"],
                     title=item.get("title", ""),
-                    azure_sku_id=attrs.get("azureSkuId"),
+                    azure_sku_id=attrs.get("provisioningId") or attrs.get("azureSkuId"),
                     part_number=attrs.get("skuPartNumber"),
                     is_trial=bool(item.get("isTrial")),
                     unit_price=item.get("unitPrice"),
@@ -440,11 +493,20 @@ class PartnerCenterClient:
 
     def provisioning_sku(self, customer_id: str, subscription_id: str) -> str | None:
         """The Entra SKU id a subscription licenses (provisioningstatus)."""
+        return self.provisioning_status(customer_id, subscription_id).sku_id
+
+    def provisioning_status(self, customer_id: str, subscription_id: str) -> PcProvisioningStatus:
+        """A subscription's provisioning: its Entra SKU id, status, seats and end date."""
         answer = self._get(
             f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/provisioningstatus"
         )
-        sku = answer.get("skuId")
-        return str(sku) if sku else None
+        sku, quantity, end = answer.get("skuId"), answer.get("quantity"), answer.get("endDate")
+        return PcProvisioningStatus(
+            sku_id=str(sku) if sku else None,
+            status=str(answer.get("status", "")),
+            quantity=int(quantity) if quantity is not None else None,
+            end_date=_when(end).date() if end else None,
+        )
 
     # -- buying and upgrading --------------------------------------------------------
 
@@ -456,7 +518,12 @@ class PartnerCenterClient:
         request_id: str,
         attest_partner_of_record: bool = False,
     ) -> list[OrderLine]:
-        """Create a cart and check it out; the subscriptions it created, per line."""
+        """Create a cart and check it out; the subscriptions it created, per line.
+
+        Resellers are named to Partner Center by their PartnerID (MPN id; create-an-order-
+        for-a-customer-of-an-indirect-reseller.md). A line may name a reseller by its
+        relationship id instead: it is sent as that reseller's MPN id."""
+        lines = self._with_partner_ids(lines)
         cart_body = {
             "lineItems": [line.as_json(i) for i, line in enumerate(lines)],
             "partnerOnRecordAttestationAccepted": attest_partner_of_record,
@@ -486,6 +553,24 @@ class PartnerCenterClient:
                 )
         return result
 
+    def _with_partner_ids(self, lines: list[CartLine]) -> list[CartLine]:
+        """The lines with resellers named by relationship id renamed to their MPN id."""
+        if not any(line.reseller_of_record or line.other_resellers for line in lines):
+            return lines
+        mpn = {r.id: r.mpn_id for r in self.resellers() if r.mpn_id}
+        return [
+            replace(
+                line,
+                reseller_of_record=(
+                    mpn.get(line.reseller_of_record, line.reseller_of_record)
+                    if line.reseller_of_record
+                    else None
+                ),
+                other_resellers=tuple(mpn.get(r, r) for r in line.other_resellers),
+            )
+            for line in lines
+        ]
+
     def transition_eligibilities(
         self, customer_id: str, subscription_id: str, *, scheduled: bool = False
     ) -> list[Eligibility]:
@@ -507,6 +592,20 @@ class PartnerCenterClient:
                     errors=tuple(
                         e.get("description", "") for c in checks for e in c.get("errors", [])
                     ),
+                    operation_id=item.get("operationId", ""),
+                    description=item.get("description", ""),
+                    quantity=int(item["quantity"]) if item.get("quantity") is not None else None,
+                    target_subscriptions=tuple(
+                        TargetSubscription(
+                            subscription_id=s["subscriptionId"],
+                            friendly_name=s.get("subscriptionFriendlyName", ""),
+                            term_duration=s.get("subscriptionTermDuration", ""),
+                            billing_cycle=s.get("subscriptionBillingCycle", ""),
+                            eligible=bool(s.get("isEligible", False)),
+                            errors=tuple(e.get("description", "") for e in s.get("errors", [])),
+                        )
+                        for s in item.get("subscriptionEligibilities") or []
+                    ),
                 )
             )
         return result
@@ -523,7 +622,9 @@ class PartnerCenterClient:
         to_subscription_id: str | None = None,
         term_duration: str | None = None,
     ) -> dict[str, Any]:
-        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription."""
+        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription.
+        The answer is Partner Center's Transition: `toSubscriptionId`, and its `Events`
+        (read their latest status with `transition_status`)."""
         body: dict[str, Any] = {
             "toCatalogItemId": to_catalog_item_id,
             "quantity": quantity,
@@ -541,6 +642,15 @@ class PartnerCenterClient:
         )
         result: dict[str, Any] = answer.json()
         return result
+
+    def transitions(self, customer_id: str, subscription_id: str) -> list[dict[str, Any]]:
+        """The transitions of a subscription, oldest first (get-transitions.md: the list
+        comes under `transition`)."""
+        answer = self._get(
+            f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/transitions"
+        )
+        done = answer.get("transition", answer.get("items", []))
+        return [t for t in done if isinstance(t, dict)]
 
     def audit_records(self, start: datetime, end: datetime | None = None) -> list[dict[str, Any]]:
         """Partner Center's record of changes between two moments."""
@@ -589,6 +699,10 @@ def _customer(item: dict[str, Any]) -> PcCustomer:
         domain=profile.get("domain"),
         tenant_id=profile.get("tenantId") or item["id"],
         reseller_id=item.get("associatedPartnerId") or None,
+        email=profile.get("email") or None,
+        country=(profile.get("address") or {}).get("country") or None,
+        billing_email=(item.get("billingProfile") or {}).get("email") or None,
+        custom_domains=tuple(item.get("customDomains") or ()),
     )
 
 
