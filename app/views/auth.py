@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
-from requests import RequestException
 from flask import (
     Blueprint,
     Flask,
@@ -23,6 +22,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required, login_user, logout_user
 from joserfc.errors import JoseError
+from requests import RequestException
 from werkzeug.wrappers import Response
 
 from app.domain.identity import SignInRefused, expected_issuer, identity_from_claims
