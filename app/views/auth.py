@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from app.domain.identity import SignInRefused, expected_issuer, identity_from_claims
 from app.extensions import db, htmx, login_manager
 from app.models import User
+from app.services import access
 from app.services import identity as identity_service
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -128,6 +129,28 @@ def enforce_session_timeouts() -> Response | None:
         return unauthorized()
     session["seen_at"] = now
     return None
+
+
+# What a reseller admin without a recorded reseller may still open: sign-in and sign-out,
+# the front page, the health check and static files.
+_OPEN_TO_UNRECORDED = {
+    "auth.login",
+    "auth.callback",
+    "auth.logout",
+    "main.index",
+    "main.healthz",
+    "static",
+}
+
+
+@bp.before_app_request
+def refuse_unrecorded_reseller() -> tuple[str, int] | None:
+    """A reseller admin whose reseller is not recorded reaches nothing, and is told why."""
+    if not current_user.is_authenticated or not access.reseller_unrecorded(current_user):
+        return None
+    if request.endpoint in _OPEN_TO_UNRECORDED:
+        return None
+    return render_template("auth/reseller_unrecorded.html"), 403
 
 
 @bp.get("/login")
