@@ -100,7 +100,9 @@ def load_user(user_id: str) -> User | None:
     """Load the signed-in person for this request, unless their sessions were ended since
     this cookie was issued (sign-out ends every copy of the cookie, server-side)."""
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or session.get("session_generation") != user.session_generation:
+    # A cookie from before generations existed counts as generation 0: valid until the
+    # person's next sign-out moves the generation on.
+    if user is None or session.get("session_generation", 0) != user.session_generation:
         return None
     return user
 
