@@ -46,6 +46,12 @@ class Config:
         self.SEATWISE_DEMO = _flag("SEATWISE_DEMO")
         self.DEVELOPMENT = _flag("SEATWISE_DEVELOPMENT", default=self.SEATWISE_DEMO)
 
+        # The partner's own host names (comma-separated): no reseller may claim one as its
+        # white-label address. SERVER_NAME and the host a request came to count as well.
+        self.PROVIDER_HOSTS = [
+            h.strip().lower() for h in env("PROVIDER_HOSTS", "").split(",") if h.strip()
+        ]
+
         # Sign-in (Microsoft Entra ID in production, the local provider in development).
         self.OIDC_AUTHORITY = env(
             "OIDC_AUTHORITY", "https://login.microsoftonline.com/organizations/v2.0"

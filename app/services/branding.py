@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -226,14 +226,37 @@ def remove_logo(actor: User) -> None:
     db.session.commit()
 
 
-def set_host_name(actor: User, raw: str) -> str | None:
-    """Set the reseller's own web address (white-label); empty removes it. Audited."""
+def provider_hosts(
+    configured: Collection[str], server_name: str | None, served_on: str, own: str | None
+) -> set[str]:
+    """The host names that belong to the partner's own portal and can never be a reseller's:
+    the configured ones, SERVER_NAME's host, and the host this request was served on unless
+    it is already the reseller's own (`own`). Ports are dropped."""
+    hosts = {_bare_host(h) for h in (*configured, server_name or "")}
+    served = _bare_host(served_on)
+    if served != (own or ""):
+        hosts.add(served)
+    return {h for h in hosts if h}
+
+
+def set_host_name(actor: User, raw: str, *, reserved: Collection[str] = frozenset()) -> str | None:
+    """Set the reseller's own web address (white-label); empty removes it. Audited.
+
+    `reserved`: the partner's own host names (`provider_hosts`); claiming one would rebrand
+    the whole portal, so it is refused, as is a host another reseller has. Proof of control
+    of the host (a DNS TXT record) is left to the resellers issue.
+    """
     owner = editable_owner(actor)
     if not isinstance(owner, Reseller):
         raise BrandingError("Only a reseller has its own web address.")
     host = normalise_host_name(raw)
     if host == owner.host_name:
         return host
+    if host is not None and host in reserved:
+        raise BrandingError(
+            f"{host} is the partner's own portal address and cannot be a reseller's web "
+            "address; choose a host name of your own, like portal.fabrikam.example."
+        )
     if host is not None and db.session.scalar(
         select(Reseller.id).where(Reseller.host_name == host, Reseller.id != owner.id)
     ):
@@ -303,11 +326,17 @@ def _has_branding(reseller: Reseller) -> bool:
     return bool(reseller.brand_name or reseller.brand_color or reseller.logo_mime)
 
 
-def _reseller_for_host(host: str) -> Reseller | None:
+def _bare_host(host: str) -> str:
+    """A host header or SERVER_NAME without its port or final dot, lower case ('' for an
+    IPv6 literal, which is never a reseller's host name)."""
     name = host.strip().lower()
-    if name.startswith("["):  # an IPv6 literal is never a reseller's host name
-        return None
-    name = name.rsplit(":", 1)[0].rstrip(".")
+    if name.startswith("["):
+        return ""
+    return name.rsplit(":", 1)[0].rstrip(".")
+
+
+def _reseller_for_host(host: str) -> Reseller | None:
+    name = _bare_host(host)
     if not name or _IPV4.match(name):  # a reseller's host name is never an address
         return None
     reseller: Reseller | None = db.session.scalar(
