@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -16,16 +17,38 @@ def _flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key(instance_path: Path) -> str:
-    """Return SECRET_KEY from the environment, else one generated once and kept in the instance."""
+def _secret_key(instance_path: Path, may_generate: bool) -> str | None:
+    """SECRET_KEY from the environment; in development, else one generated once and kept in
+    the instance folder; otherwise None (create_app then refuses to start)."""
     if key := os.environ.get("SECRET_KEY"):
         return key
+    if not may_generate:
+        return None
     path = instance_path / "secret_key"
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        _write_private_once(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _write_private_once(path: Path, text: str) -> None:
+    """Create `path` holding `text`, readable by its owner only from its first byte on.
+
+    The key is written to a private temporary file (created 0600 with O_EXCL, so nobody
+    else can open it), then linked into place: another process that starts at the same
+    time either wins the link or reads the winner's complete file, never a partial one.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class Config:
@@ -33,7 +56,9 @@ class Config:
 
     def __init__(self, instance_path: Path) -> None:
         env = os.environ.get
-        self.SECRET_KEY = _secret_key(instance_path)
+        self.SEATWISE_DEMO = _flag("SEATWISE_DEMO")
+        self.DEVELOPMENT = _flag("SEATWISE_DEVELOPMENT", default=self.SEATWISE_DEMO)
+        self.SECRET_KEY = _secret_key(instance_path, may_generate=self.DEVELOPMENT)
         self.SQLALCHEMY_DATABASE_URI = env(
             "DATABASE_URL", f"sqlite:///{instance_path / 'seatwise.db'}"
         )
@@ -42,9 +67,6 @@ class Config:
         self.REDIS_URL = env("REDIS_URL")
         self.REDIS_EMBEDDED_PATH = str(instance_path / "redis.db")
         self.RQ_QUEUE = env("RQ_QUEUE", "seatwise")
-
-        self.SEATWISE_DEMO = _flag("SEATWISE_DEMO")
-        self.DEVELOPMENT = _flag("SEATWISE_DEVELOPMENT", default=self.SEATWISE_DEMO)
 
         # The partner's own host names (comma-separated): no reseller may claim one as its
         # white-label address. SERVER_NAME and the host a request came to count as well.

@@ -3,7 +3,7 @@
 A reseller's customers see the reseller's branding (white-label), either because the
 request comes to the reseller's own host name or because the company they are looking at
 belongs to that reseller. Everyone else sees the partner's. Logos are checked by decoding
-them, never trusted by name or content type.
+them, never trusted by name or content type, and stored re-encoded as a clean PNG.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -65,11 +65,12 @@ class Logo:
 
 @dataclass(frozen=True)
 class LogoCheck:
-    """What decoding an uploaded logo found."""
+    """What decoding an uploaded logo found, and the clean PNG that is stored instead of it."""
 
     mime: str
     width: int
     height: int
+    png: bytes = b""
 
 
 # --- what pages show -----------------------------------------------------------------------
@@ -179,6 +180,7 @@ def check_logo(data: bytes) -> LogoCheck:
                 image.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
+                png = _reencoded(image)
     except BrandingError:
         raise
     except UnidentifiedImageError:
@@ -197,7 +199,27 @@ def check_logo(data: bytes) -> LogoCheck:
             "The image is damaged or incomplete (truncated) and cannot be read; "
             "export it again and upload the new file."
         ) from None
-    return LogoCheck(mime=LOGO_TYPES[kind], width=width, height=height)
+    return LogoCheck(mime="image/png", width=width, height=height, png=png)
+
+
+def _reencoded(image: Image.Image) -> bytes:
+    """The pixels alone, as a new PNG: no bytes of the upload survive (no trailing data of a
+    polyglot, no EXIF, ICC or text chunks). EXIF orientation is applied first."""
+    upright = ImageOps.exif_transpose(image)
+    width, height = upright.size
+    if width > LOGO_MAX_WIDTH or height > LOGO_MAX_HEIGHT:
+        raise BrandingError(
+            f"The logo is {width} × {height} px once turned upright; the most is "
+            f"{LOGO_MAX_WIDTH} × {LOGO_MAX_HEIGHT} px."
+        )
+    mode = (
+        "RGBA" if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info else "RGB"
+    )
+    pixels = upright.convert(mode)
+    clean = Image.frombytes(mode, pixels.size, pixels.tobytes())  # a fresh image: no info
+    out = io.BytesIO()
+    clean.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def set_logo(actor: User, data: bytes) -> LogoCheck:
@@ -205,7 +227,7 @@ def set_logo(actor: User, data: bytes) -> LogoCheck:
     owner = editable_owner(actor)
     checked = check_logo(data)
     before = _logo_facts(owner)
-    owner.logo = data
+    owner.logo = checked.png  # re-encoded: what was uploaded is never served
     owner.logo_mime = checked.mime
     owner.logo_width, owner.logo_height = checked.width, checked.height
     owner.logo_updated_at = utcnow()
