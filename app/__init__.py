@@ -88,9 +88,19 @@ def _tune_sqlite(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
-    from app.views import admin, auth, jobs, main, portal, reconciliation, rendering
+    from app.views import (
+        admin,
+        auth,
+        jobs,
+        main,
+        portal,
+        reconciliation,
+        rendering,
+        security,
+    )
 
     rendering.register(app)  # page or partial, and Vary, the same for every view
+    security.register(app)  # CSP, framing, sniffing, referrer and HSTS headers on every answer
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
