@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         auth,
         jobs,
+        limits,
         main,
         portal,
         reconciliation,
@@ -101,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
 
     rendering.register(app)  # page or partial, and Vary, the same for every view
     security.register(app)  # CSP, framing, sniffing, referrer and HSTS headers on every answer
+    limits.register(app)  # rate limits on sign-in and on changes, before every view
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)

@@ -104,6 +104,13 @@ class Config:
         # Finished sync runs (one per customer and hour) are kept this many days.
         self.SYNC_RUNS_KEEP_DAYS = int(env("SYNC_RUNS_KEEP_DAYS", "30"))
 
+        # Rate limits, "requests/seconds" (fixed windows in Redis): far above what a person
+        # does, so only floods are refused. Sign-in per address; changes (POSTs) per person
+        # and per address (many people can share an office's address).
+        self.RATELIMIT_SIGNIN_PER_ADDRESS = env("RATELIMIT_SIGNIN_PER_ADDRESS", "600/60")
+        self.RATELIMIT_CHANGES_PER_USER = env("RATELIMIT_CHANGES_PER_USER", "600/60")
+        self.RATELIMIT_CHANGES_PER_ADDRESS = env("RATELIMIT_CHANGES_PER_ADDRESS", "12000/60")
+
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_SSL_STRICT = True
