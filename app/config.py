@@ -114,7 +114,11 @@ class Config:
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_SSL_STRICT = True
+        # Request size bounds (an oversized form is a 413 page, never a 500): the whole body
+        # (a logo upload is the largest), one form field in memory, and the number of parts.
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+        self.MAX_FORM_MEMORY_SIZE = 500_000
+        self.MAX_FORM_PARTS = 1_000
 
         # Session cookies: HttpOnly always; Secure everywhere but local development.
         self.SESSION_COOKIE_HTTPONLY = True
