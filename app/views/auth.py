@@ -134,13 +134,14 @@ def enforce_session_timeouts() -> Response | None:
 
 
 # What a reseller admin without a recorded reseller may still open: sign-in and sign-out,
-# the front page, the health check and static files.
+# the front page, the health check, logos (public) and static files.
 _OPEN_TO_UNRECORDED = {
     "auth.login",
     "auth.callback",
     "auth.logout",
     "main.index",
     "main.healthz",
+    "main.logo",
     "static",
 }
 
