@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,33 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(Config(Path(app.instance_path)).as_dict())
     if config:
         app.config.from_mapping(config)
+    require_secret_key(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_cli(app)
     register_queue(app)
     return app
+
+
+class MissingSecretKey(RuntimeError):
+    """Seatwise was started for real without SECRET_KEY."""
+
+
+def require_secret_key(app: Flask) -> None:
+    """Refuse to start without SECRET_KEY, except in development, the demo and tests: a key
+    made up per start would sign everyone out at each restart and differ between workers."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.testing:
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
+    raise MissingSecretKey(
+        "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random "
+        "value (for example: python -c 'import secrets; print(secrets.token_hex(32))'), the "
+        "same for every web and worker process. Only development (SEATWISE_DEVELOPMENT=1) "
+        "and the demo (SEATWISE_DEMO=1) generate one by themselves."
+    )
 
 
 def register_extensions(app: Flask) -> None:
@@ -66,9 +88,21 @@ def _tune_sqlite(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
-    from app.views import admin, auth, jobs, main, portal, reconciliation, rendering
+    from app.views import (
+        admin,
+        auth,
+        jobs,
+        limits,
+        main,
+        portal,
+        reconciliation,
+        rendering,
+        security,
+    )
 
     rendering.register(app)  # page or partial, and Vary, the same for every view
+    security.register(app)  # CSP, framing, sniffing, referrer and HSTS headers on every answer
+    limits.register(app)  # rate limits on sign-in and on changes, before every view
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)

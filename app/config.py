@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -16,16 +17,38 @@ def _flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key(instance_path: Path) -> str:
-    """Return SECRET_KEY from the environment, else one generated once and kept in the instance."""
+def _secret_key(instance_path: Path, may_generate: bool) -> str | None:
+    """SECRET_KEY from the environment; in development, else one generated once and kept in
+    the instance folder; otherwise None (create_app then refuses to start)."""
     if key := os.environ.get("SECRET_KEY"):
         return key
+    if not may_generate:
+        return None
     path = instance_path / "secret_key"
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        _write_private_once(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _write_private_once(path: Path, text: str) -> None:
+    """Create `path` holding `text`, readable by its owner only from its first byte on.
+
+    The key is written to a private temporary file (created 0600 with O_EXCL, so nobody
+    else can open it), then linked into place: another process that starts at the same
+    time either wins the link or reads the winner's complete file, never a partial one.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class Config:
@@ -33,7 +56,9 @@ class Config:
 
     def __init__(self, instance_path: Path) -> None:
         env = os.environ.get
-        self.SECRET_KEY = _secret_key(instance_path)
+        self.SEATWISE_DEMO = _flag("SEATWISE_DEMO")
+        self.DEVELOPMENT = _flag("SEATWISE_DEVELOPMENT", default=self.SEATWISE_DEMO)
+        self.SECRET_KEY = _secret_key(instance_path, may_generate=self.DEVELOPMENT)
         self.SQLALCHEMY_DATABASE_URI = env(
             "DATABASE_URL", f"sqlite:///{instance_path / 'seatwise.db'}"
         )
@@ -43,8 +68,11 @@ class Config:
         self.REDIS_EMBEDDED_PATH = str(instance_path / "redis.db")
         self.RQ_QUEUE = env("RQ_QUEUE", "seatwise")
 
-        self.SEATWISE_DEMO = _flag("SEATWISE_DEMO")
-        self.DEVELOPMENT = _flag("SEATWISE_DEVELOPMENT", default=self.SEATWISE_DEMO)
+        # The partner's own host names (comma-separated): no reseller may claim one as its
+        # white-label address. SERVER_NAME and the host a request came to count as well.
+        self.PROVIDER_HOSTS = [
+            h.strip().lower() for h in env("PROVIDER_HOSTS", "").split(",") if h.strip()
+        ]
 
         # Sign-in (Microsoft Entra ID in production, the local provider in development).
         self.OIDC_AUTHORITY = env(
@@ -83,10 +111,21 @@ class Config:
         self.CHANGE_LOCK_WAIT = float(env("CHANGE_LOCK_WAIT", "30"))
         self.CHANGE_LOCK_TTL = float(env("CHANGE_LOCK_TTL", "30"))
 
+        # Rate limits, "requests/seconds" (fixed windows in Redis): far above what a person
+        # does, so only floods are refused. Sign-in per address; changes (POSTs) per person
+        # and per address (many people can share an office's address).
+        self.RATELIMIT_SIGNIN_PER_ADDRESS = env("RATELIMIT_SIGNIN_PER_ADDRESS", "600/60")
+        self.RATELIMIT_CHANGES_PER_USER = env("RATELIMIT_CHANGES_PER_USER", "600/60")
+        self.RATELIMIT_CHANGES_PER_ADDRESS = env("RATELIMIT_CHANGES_PER_ADDRESS", "12000/60")
+
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_SSL_STRICT = True
+        # Request size bounds (an oversized form is a 413 page, never a 500): the whole body
+        # (a logo upload is the largest), one form field in memory, and the number of parts.
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+        self.MAX_FORM_MEMORY_SIZE = 500_000
+        self.MAX_FORM_PARTS = 1_000
 
         # Session cookies: HttpOnly always; Secure everywhere but local development.
         self.SESSION_COOKIE_HTTPONLY = True

@@ -44,6 +44,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     reseller_id: Mapped[int | None] = mapped_column(ForeignKey("reseller.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Moved on at sign-out: session cookies issued under an older generation are refused.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     reseller: Mapped[Reseller | None] = relationship()
     memberships: Mapped[list[Membership]] = relationship(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from app.domain.roles import Role
 from app.extensions import db
@@ -17,7 +17,9 @@ def role_on(user: User, customer: Customer) -> Role | None:
     if user.staff_role is StaffRole.PARTNER_ADMIN:
         return Role.ADMIN
     if user.staff_role is StaffRole.RESELLER_ADMIN:
-        return Role.ADMIN if customer.reseller_id == user.reseller_id else None
+        # An unrecorded reseller (None) must not match the direct customers (None too).
+        mine = user.reseller_id is not None and customer.reseller_id == user.reseller_id
+        return Role.ADMIN if mine else None
     if not customer.self_service:
         return None
     membership = db.session.scalar(
@@ -34,6 +36,8 @@ def companies_query(user: User) -> Select[tuple[Customer]]:
     if user.staff_role is StaffRole.PARTNER_ADMIN:
         return query
     if user.staff_role is StaffRole.RESELLER_ADMIN:
+        if user.reseller_id is None:  # `== None` would be IS NULL: every direct customer
+            return query.where(false())
         return query.where(Customer.reseller_id == user.reseller_id)
     return query.join(Membership, Membership.customer_id == Customer.id).where(
         Membership.user_id == user.id, Customer.self_service.is_(True)
@@ -43,6 +47,11 @@ def companies_query(user: User) -> Select[tuple[Customer]]:
 def companies(user: User, limit: int = 501) -> list[Customer]:
     """The companies `user` may open, by name (at most `limit`)."""
     return list(db.session.scalars(companies_query(user).limit(limit)))
+
+
+def reseller_unrecorded(user: User) -> bool:
+    """A reseller admin whose reseller is not recorded here: they may reach nothing."""
+    return user.staff_role is StaffRole.RESELLER_ADMIN and user.reseller_id is None
 
 
 def is_staff(user: User) -> bool:

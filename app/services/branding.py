@@ -3,7 +3,7 @@
 A reseller's customers see the reseller's branding (white-label), either because the
 request comes to the reseller's own host name or because the company they are looking at
 belongs to that reseller. Everyone else sees the partner's. Logos are checked by decoding
-them, never trusted by name or content type.
+them, never trusted by name or content type, and stored re-encoded as a clean PNG.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -65,11 +65,12 @@ class Logo:
 
 @dataclass(frozen=True)
 class LogoCheck:
-    """What decoding an uploaded logo found."""
+    """What decoding an uploaded logo found, and the clean PNG that is stored instead of it."""
 
     mime: str
     width: int
     height: int
+    png: bytes = b""
 
 
 # --- what pages show -----------------------------------------------------------------------
@@ -179,6 +180,7 @@ def check_logo(data: bytes) -> LogoCheck:
                 image.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
+                png = _reencoded(image)
     except BrandingError:
         raise
     except UnidentifiedImageError:
@@ -197,7 +199,27 @@ def check_logo(data: bytes) -> LogoCheck:
             "The image is damaged or incomplete (truncated) and cannot be read; "
             "export it again and upload the new file."
         ) from None
-    return LogoCheck(mime=LOGO_TYPES[kind], width=width, height=height)
+    return LogoCheck(mime="image/png", width=width, height=height, png=png)
+
+
+def _reencoded(image: Image.Image) -> bytes:
+    """The pixels alone, as a new PNG: no bytes of the upload survive (no trailing data of a
+    polyglot, no EXIF, ICC or text chunks). EXIF orientation is applied first."""
+    upright = ImageOps.exif_transpose(image)
+    width, height = upright.size
+    if width > LOGO_MAX_WIDTH or height > LOGO_MAX_HEIGHT:
+        raise BrandingError(
+            f"The logo is {width} × {height} px once turned upright; the most is "
+            f"{LOGO_MAX_WIDTH} × {LOGO_MAX_HEIGHT} px."
+        )
+    mode = (
+        "RGBA" if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info else "RGB"
+    )
+    pixels = upright.convert(mode)
+    clean = Image.frombytes(mode, pixels.size, pixels.tobytes())  # a fresh image: no info
+    out = io.BytesIO()
+    clean.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def set_logo(actor: User, data: bytes) -> LogoCheck:
@@ -205,7 +227,7 @@ def set_logo(actor: User, data: bytes) -> LogoCheck:
     owner = editable_owner(actor)
     checked = check_logo(data)
     before = _logo_facts(owner)
-    owner.logo = data
+    owner.logo = checked.png  # re-encoded: what was uploaded is never served
     owner.logo_mime = checked.mime
     owner.logo_width, owner.logo_height = checked.width, checked.height
     owner.logo_updated_at = utcnow()
@@ -226,14 +248,37 @@ def remove_logo(actor: User) -> None:
     db.session.commit()
 
 
-def set_host_name(actor: User, raw: str) -> str | None:
-    """Set the reseller's own web address (white-label); empty removes it. Audited."""
+def provider_hosts(
+    configured: Collection[str], server_name: str | None, served_on: str, own: str | None
+) -> set[str]:
+    """The host names that belong to the partner's own portal and can never be a reseller's:
+    the configured ones, SERVER_NAME's host, and the host this request was served on unless
+    it is already the reseller's own (`own`). Ports are dropped."""
+    hosts = {_bare_host(h) for h in (*configured, server_name or "")}
+    served = _bare_host(served_on)
+    if served != (own or ""):
+        hosts.add(served)
+    return {h for h in hosts if h}
+
+
+def set_host_name(actor: User, raw: str, *, reserved: Collection[str] = frozenset()) -> str | None:
+    """Set the reseller's own web address (white-label); empty removes it. Audited.
+
+    `reserved`: the partner's own host names (`provider_hosts`); claiming one would rebrand
+    the whole portal, so it is refused, as is a host another reseller has. Proof of control
+    of the host (a DNS TXT record) is left to the resellers issue.
+    """
     owner = editable_owner(actor)
     if not isinstance(owner, Reseller):
         raise BrandingError("Only a reseller has its own web address.")
     host = normalise_host_name(raw)
     if host == owner.host_name:
         return host
+    if host is not None and host in reserved:
+        raise BrandingError(
+            f"{host} is the partner's own portal address and cannot be a reseller's web "
+            "address; choose a host name of your own, like portal.fabrikam.example."
+        )
     if host is not None and db.session.scalar(
         select(Reseller.id).where(Reseller.host_name == host, Reseller.id != owner.id)
     ):
@@ -303,11 +348,17 @@ def _has_branding(reseller: Reseller) -> bool:
     return bool(reseller.brand_name or reseller.brand_color or reseller.logo_mime)
 
 
-def _reseller_for_host(host: str) -> Reseller | None:
+def _bare_host(host: str) -> str:
+    """A host header or SERVER_NAME without its port or final dot, lower case ('' for an
+    IPv6 literal, which is never a reseller's host name)."""
     name = host.strip().lower()
-    if name.startswith("["):  # an IPv6 literal is never a reseller's host name
-        return None
-    name = name.rsplit(":", 1)[0].rstrip(".")
+    if name.startswith("["):
+        return ""
+    return name.rsplit(":", 1)[0].rstrip(".")
+
+
+def _reseller_for_host(host: str) -> Reseller | None:
+    name = _bare_host(host)
     if not name or _IPV4.match(name):  # a reseller's host name is never an address
         return None
     reseller: Reseller | None = db.session.scalar(

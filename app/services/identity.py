@@ -75,7 +75,12 @@ def record_refused_sign_in(reason: str, claims_hint: str) -> None:
     db.session.commit()
 
 
-def record_sign_out(user: User) -> None:
-    """Keep a sign-out in the audit trail."""
+def sign_out(user: User) -> None:
+    """End every session of `user` (a copied cookie is refused from now on); audited.
+
+    Sessions are signed cookies, so ending one means moving the user's session generation
+    on: a cookie carries the generation it was issued under and is refused when it differs.
+    """
+    user.session_generation = (user.session_generation or 0) + 1
     audit.record("auth.sign_out", actor=user)
     db.session.commit()

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from app.domain.roles import Role
 from app.domain.settings import SETTINGS, SPECS, SettingError
-from app.models import Customer, StaffRole
+from app.models import Customer, StaffRole, User
 from app.services import access, audit_log, branding, console, customers
 from app.services import settings as settings_service
 from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
@@ -300,13 +300,26 @@ def save_host_name() -> Response | tuple[str, int]:
     form = HostNameForm()
     if form.validate_on_submit():
         try:
-            host = branding.set_host_name(user, form.host_name.data or "")
+            host = branding.set_host_name(
+                user, form.host_name.data or "", reserved=_provider_hosts(user)
+            )
         except branding.BrandingError as refusal:
             form.host_name.errors.append(str(refusal))
         else:
             flash(f"Web address saved: {host}." if host else "Web address removed.", "success")
             return redirect(url_for("admin.brand_settings"))
     return _branding_page(host_form=form), REFUSED
+
+
+def _provider_hosts(user: User) -> set[str]:
+    """The partner's own host names (config, SERVER_NAME, and this request's host)."""
+    own = user.reseller.host_name if user.reseller is not None else None
+    return branding.provider_hosts(
+        current_app.config["PROVIDER_HOSTS"],
+        current_app.config.get("SERVER_NAME"),
+        request.host,
+        own,
+    )
 
 
 def _branding_page(

@@ -22,17 +22,21 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required, login_user, logout_user
 from joserfc.errors import JoseError
+from requests import RequestException
 from werkzeug.wrappers import Response
 
 from app.domain.identity import SignInRefused, expected_issuer, identity_from_claims
 from app.extensions import db, htmx, login_manager
 from app.models import User
+from app.services import access
 from app.services import identity as identity_service
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 IDLE_TIMEOUT_S = 2 * 60 * 60
 ABSOLUTE_TIMEOUT_S = 12 * 60 * 60
+SIGN_IN_TIMEOUT_S = 10
+RETRY_AFTER_S = 60
 
 
 @bp.record_once
@@ -46,7 +50,11 @@ def _init_oauth(state: BlueprintSetupState) -> None:
         client_id=app.config["OIDC_CLIENT_ID"],
         client_secret=app.config["OIDC_CLIENT_SECRET"],
         server_metadata_url=f"{authority}/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
+        client_kwargs={
+            "scope": "openid profile email",
+            "code_challenge_method": "S256",
+            "default_timeout": SIGN_IN_TIMEOUT_S,  # a silent provider must not hang a worker
+        },
     )
     app.extensions["seatwise.oauth"] = oauth
 
@@ -57,14 +65,24 @@ def _client() -> Any:
 
 
 def _claims_options() -> dict[str, Any]:
-    """Issuer checked against the token's own tenant; built afresh per call (authlib pops it)."""
+    """Issuer checked against the token's own tenant, audience against our client id; built
+    afresh per call (authlib pops `validate`)."""
     template = _client().load_server_metadata()["issuer"]
+    client_id = current_app.config["OIDC_CLIENT_ID"]
 
     def valid_issuer(claims: Any, value: Any) -> bool:
         tid = claims.get("tid")
         return bool(tid) and value == expected_issuer(template, str(tid))
 
-    return {"iss": {"essential": True, "validate": valid_issuer}}
+    def valid_audience(claims: Any, value: Any) -> bool:
+        # authlib alone checks only `azp`: a token minted for another app that names us as
+        # its azp would pass. The audience must be us (a string, or a list holding us).
+        return value == client_id or (isinstance(value, list) and client_id in value)
+
+    return {
+        "iss": {"essential": True, "validate": valid_issuer},
+        "aud": {"essential": True, "validate": valid_audience},
+    }
 
 
 def safe_next(target: str | None) -> str | None:
@@ -79,8 +97,14 @@ def safe_next(target: str | None) -> str | None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Load the signed-in person for this request."""
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """Load the signed-in person for this request, unless their sessions were ended since
+    this cookie was issued (sign-out ends every copy of the cookie, server-side)."""
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    # A cookie from before generations existed counts as generation 0: valid until the
+    # person's next sign-out moves the generation on.
+    if user is None or session.get("session_generation", 0) != user.session_generation:
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler
@@ -109,6 +133,29 @@ def enforce_session_timeouts() -> Response | None:
     return None
 
 
+# What a reseller admin without a recorded reseller may still open: sign-in and sign-out,
+# the front page, the health check, logos (public) and static files.
+_OPEN_TO_UNRECORDED = {
+    "auth.login",
+    "auth.callback",
+    "auth.logout",
+    "main.index",
+    "main.healthz",
+    "main.logo",
+    "static",
+}
+
+
+@bp.before_app_request
+def refuse_unrecorded_reseller() -> tuple[str, int] | None:
+    """A reseller admin whose reseller is not recorded reaches nothing, and is told why."""
+    if not current_user.is_authenticated or not access.reseller_unrecorded(current_user):
+        return None
+    if request.endpoint in _OPEN_TO_UNRECORDED:
+        return None
+    return render_template("auth/reseller_unrecorded.html"), 403
+
+
 @bp.get("/login")
 def login() -> Response:
     """Start the Microsoft sign-in (state, nonce and PKCE are handled by authlib)."""
@@ -135,6 +182,7 @@ def callback() -> Response | tuple[str, int]:
     target = session.get("next")
     session.clear()  # a fresh session at sign-in (no fixation)
     login_user(result.user)
+    session["session_generation"] = result.user.session_generation
     session["signed_in_at"] = session["seen_at"] = time.time()
     for company in result.refused:
         flash(
@@ -153,11 +201,23 @@ def _refuse(reason: str) -> tuple[str, int]:
     return render_template("auth/refused.html", reason=reason), 403
 
 
+@bp.errorhandler(RequestException)
+def provider_unreachable(error: RequestException) -> tuple[str, int, dict[str, str]]:
+    """Microsoft's sign-in metadata or keys cannot be fetched: say so (503), one log line."""
+    current_app.logger.warning(
+        "sign-in unavailable: the OpenID provider could not be reached (%s: %s)",
+        type(error).__name__,
+        str(error)[:200],
+    )
+    body = render_template("auth/unavailable.html", retry_after=RETRY_AFTER_S)
+    return body, 503, {"Retry-After": str(RETRY_AFTER_S)}
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    """Sign out and forget the session."""
-    identity_service.record_sign_out(current_user._get_current_object())
+    """Sign out: end this person's sessions server-side (copies of the cookie included)."""
+    identity_service.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are signed out.", "success")

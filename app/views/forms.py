@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField
@@ -32,10 +34,24 @@ class GrantAccessForm(FlaskForm):  # type: ignore[misc]
     role = SelectField("Access level", choices=ROLE_CHOICES, default="view")
 
 
+class SeatsField(IntegerField):  # type: ignore[misc]
+    """A whole number of seats typed in ASCII digits only. Python's int() also reads "١٢"
+    (Arabic-Indic digits), "1_2" and padded text as numbers; a seat count must be what the
+    person plainly typed, so anything else is refused as not a number."""
+
+    _DIGITS = re.compile(r"[0-9]{1,9}")
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist and valuelist[0] != "" and not self._DIGITS.fullmatch(valuelist[0]):
+            self.data = None
+            raise ValueError("Not a valid integer: type the number of seats in digits, like 12.")
+        super().process_formdata(valuelist)
+
+
 class ChangeForm(FlaskForm):  # type: ignore[misc]
     """A change of one subscription: the kind is in the URL, the values here."""
 
-    quantity = IntegerField(
+    quantity = SeatsField(
         "Seats",
         validators=[
             Optional(),

@@ -217,8 +217,8 @@ def _new_key() -> str:
 @bp.get("/c/<customer>/people")
 @login_required
 def people_list(customer: str) -> Response:
-    """The company's people with their licenses; search and pages."""
-    company, role = get_customer_for(customer)
+    """The company's people with their licenses; search and pages (Admin only: PRODUCT.md)."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
     page = people_view.people_page(
         company, request.args.get("q", ""), request.args.get("page", 1, type=int) or 1
     )
@@ -231,8 +231,8 @@ def people_list(customer: str) -> Response:
 @bp.get("/c/<customer>/people/<int:person>/row")
 @login_required
 def person_row(customer: str, person: int) -> Response:
-    """One person's row (htmx polling while an assignment runs)."""
-    company, role = get_customer_for(customer)
+    """One person's row (htmx polling while an assignment runs); Admin only."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
     change_id = request.args.get("change", type=int)
     view = people_view.person(company, person, change_id)
     finished = change_id is not None and view.change is not None and not view.pending

@@ -118,3 +118,25 @@ def test_personal_microsoft_accounts_are_refused(entra_app: Flask, idp: RogueIdp
     answer = attempt(entra_app.test_client())
     assert answer.status_code == 403
     assert "Personal Microsoft accounts" in answer.get_data(as_text=True)
+
+
+def test_a_token_for_another_app_that_names_us_as_azp_is_refused(
+    entra_app: Flask, idp: RogueIdp
+) -> None:
+    # authlib alone accepts it: `azp` is ours, and only `azp` was compared with our client id.
+    idp.behaviour.audience = "someone-elses-client-id"
+    idp.behaviour.claims = {"azp": entra_app.config["OIDC_CLIENT_ID"]}
+    answer = attempt(entra_app.test_client())
+    assert answer.status_code == 403
+    assert "could not be verified" in answer.get_data(as_text=True)
+    assert users(entra_app) == 0
+
+
+def test_a_token_whose_audience_list_holds_our_client_id_signs_in(
+    entra_app: Flask, idp: RogueIdp
+) -> None:
+    client_id = entra_app.config["OIDC_CLIENT_ID"]
+    idp.behaviour.audience = [client_id, "an-api-of-ours"]  # type: ignore[assignment]
+    idp.behaviour.claims = {"azp": client_id}
+    assert attempt(entra_app.test_client()).status_code == 302
+    assert users(entra_app) == 1
