@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -222,28 +221,6 @@ def test_the_plan_does_not_depend_on_the_order_of_the_subscriptions():
     assigned = {"O0": 5, "O1": 0, "O2": 30}
 
     assert plan_adjustment(subs, assigned, NOW) == plan_adjustment(shuffled, assigned, NOW)
-
-
-def test_planning_a_hundred_thousand_subscriptions_takes_well_under_two_seconds():
-    template = [
-        sub(id="a", quantity=15, tranches=[(12, 40), (3, 3)]),
-        sub(id="b", quantity=5, started_days_ago=2),
-        sub(id="c", quantity=5, started_days_ago=100, auto_renew=False),
-        sub(id="d", quantity=25, is_trial=True, term_duration="P1M", started_days_ago=10),
-    ]
-    subs = [
-        dataclasses.replace(t, id=f"{i}-{t.id}", offer_id=f"offer-{i}")
-        for i in range(25_000)
-        for t in template
-    ]
-    assigned = {f"offer-{i}": 18 for i in range(25_000)}
-
-    started = time.perf_counter()
-    plan = plan_adjustment(subs, assigned, NOW)
-    elapsed = time.perf_counter() - started
-
-    assert len(plan.changes) >= 50_000
-    assert elapsed < 2.0
 
 
 # --- properties ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """session generation: sign-out ends every copy of a session cookie
 
 Revision ID: a1sec0000001
-Revises: 7c3d2e1f0a9b
+Revises: 8d4e5f6a7b8c
 Create Date: 2026-11-26 14:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a1sec0000001'
-down_revision = '7c3d2e1f0a9b'
+down_revision = '8d4e5f6a7b8c'
 branch_labels = None
 depends_on = None
 
