@@ -386,6 +386,9 @@ def settle(app: Flask, workers: Workers, deadline: float) -> None:
     with app.app_context():
         licensing.requeue_stuck_changes(timedelta(0), running_for=timedelta(0))
         db.session.remove()
+    # The storm is over: Microsoft answers in its usual time again (on a loaded machine a
+    # one-second timeout would go on making answers unclear).
+    workers.env = {**workers.env, "MICROSOFT_TIMEOUT": "15", "MICROSOFT_RETRY_SECONDS": "30"}
     workers.start()
     while open_changes(app) and time.monotonic() < deadline:
         with app.app_context():
@@ -447,7 +450,7 @@ def test_chaos_run_loses_nothing_and_applies_nothing_twice(
         requests_log = emulator.state()["requests"]
     settle(app, workers, time.monotonic() + 180)
     retried: Counter[int] = Counter()
-    for _ in range(3):  # unclear outcomes are resolved by Retry, never applied twice
+    for _ in range(5):  # unclear outcomes are resolved by Retry, never applied twice
         if not retry_unclear(app, pat_id, retried):
             break
         settle(app, workers, time.monotonic() + 120)
