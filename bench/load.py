@@ -17,7 +17,7 @@ picks one at random), now and then a change through the form that page rendered 
 token, version and fresh idempotency key; `HX-Request: true`, as htmx posts it): mostly
 "+1", else a new seat count (up by 1-3, or down by one, which the rules mostly refuse with
 422); then a poll of a row (the changed one, `?change=<id>`, as its `hx-get` polls), the
-people page and, for partner admins, the admin customer list.
+people page (Admins: it is Admin only) and, for partner admins, the admin customer list.
 
 Reported per kind of request: count, p50/p95/p99 and the statuses. 422 (a refused form),
 409 and 429 are answers the app means; any 5xx, any transport error or any other status is
@@ -293,8 +293,9 @@ async def _person(
         if poll is not None:
             await ask("row poll", "GET", poll.replace("&amp;", "&"), headers=session.headers(True))
             await think()
-        await ask("people page", "GET", f"{base}/people", headers=session.headers())
-        await think()
+        if person.role is Role.ADMIN:  # the people directory is Admin only
+            await ask("people page", "GET", f"{base}/people", headers=session.headers())
+            await think()
         if person.partner_admin:
             await ask("admin customer list", "GET", "/admin/customers", headers=session.headers())
             await think()
@@ -555,7 +556,8 @@ def _report(
         f"random. A loop: license page; with chance {CHANGE_CHANCE:g} a change posted "
         f'through a row\'s form of that page ({ADD_ONE_SHARE:.0%} "+1", the others a new '
         "seat count up 1-3 or down 1, which the 7-day rule mostly refuses: 422); a row poll "
-        "(the changed row's `?change=` poll after an accepted change); the people page; the "
+        "(the changed row's `?change=` poll after an accepted change); the people page "
+        "(Admins); the "
         "admin customer list (partner admins). 0 – 0.5 s of think time after each answer. "
         "422 is a refused form (the rules, a version moved on by someone else's change, a "
         "change already in flight on that row): the app's intended answer, as 409 and 429 "
