@@ -66,7 +66,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
-    from app.views import admin, auth, jobs, main, portal, reconciliation, rendering
+    from app.views import admin, auth, jobs, main, portal, reconciliation, rendering, storefront
 
     rendering.register(app)  # page or partial, and Vary, the same for every view
     app.register_blueprint(main.bp)
@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(reconciliation.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(storefront.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -130,3 +130,41 @@ def enqueue(change: ChangeRequest) -> None:
             "nothing was changed. Try again.",
         )
         db.session.commit()
+
+
+def create_order(
+    *,
+    customer: Customer,
+    actor: User,
+    params: Mapping[str, Any],
+    key: str,
+    summary: str,
+    audit_event: Mapping[str, Any],
+) -> ChangeRequest:
+    """An order of the storefront: a change with no subscription yet (it creates one). The
+    same row, audit and queue as `create`; the same key returns the first order."""
+    change = ChangeRequest(
+        customer_id=customer.id,
+        subscription_id=None,
+        requested_by_id=actor.id,
+        requested_by=actor.email or actor.name,
+        kind="order",
+        params=dict(params),
+        idempotency_key=key,
+        request_id=str(uuid.uuid4()),
+        state="pending",
+        summary=summary,
+    )
+    db.session.add(change)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same form submitted twice at once: one order
+        db.session.rollback()
+        again = find(key, customer)
+        if again is None:
+            raise
+        return again
+    audit.record(actor=actor, customer_id=customer.id, message=summary, **audit_event)
+    db.session.commit()
+    enqueue(change)
+    return change

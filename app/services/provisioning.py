@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.models import ChangeRequest
-from app.services import licensing, people, people_view
+from app.services import licensing, orders, people, people_view
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
 
@@ -14,6 +14,8 @@ def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeReq
     change = db.session.get(ChangeRequest, change_id)
     if change is None:
         raise NotFound(f"no change request {change_id}")
+    if change.kind == orders.KIND:
+        return orders.apply_order(change_id, pc=pc)
     if change.kind in people_view.ASSIGNMENT_KINDS:
         return people.apply_assignment_change(change_id, pc=pc)
     return licensing.apply_change(change_id, pc=pc)
