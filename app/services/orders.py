@@ -228,10 +228,11 @@ def _recheck(client: PartnerCenterClient, customer: Customer, lines: Sequence[ru
 
 
 def _bought_text(change: ChangeRequest) -> str:
-    return "; ".join(
+    text = "; ".join(
         f"bought {seats(int(p['quantity']))} of {p.get('title', p['offer_id'])}"
         for p in change.params.get("lines", [])
-    ).capitalize()
+    )
+    return text[:1].upper() + text[1:]
 
 
 def _microsoft_text(error: MicrosoftError) -> str:
