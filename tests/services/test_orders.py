@@ -288,3 +288,46 @@ def test_nothing_is_bought_for_a_customer_of_a_reseller_that_is_not_authorised(
             )
         assert db.session.scalar(select(ChangeRequest)) is None
     assert requests_to(emulator, "/carts") == []
+
+
+def test_the_job_checks_the_rules_again_against_partner_center_and_buys_nothing_when_broken(
+    app: Flask, big_customers: None, work: Callable[[], None], emulator: Emulator
+) -> None:
+    from app.services.microsoft import factory
+    from app.services.microsoft.partner_center import CartLine
+
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-e3-250"))
+        assert customer is not None
+        change = orders.request_order(
+            staff(),
+            Role.ADMIN,
+            customer,
+            [rules.Line(TEAMS_INTRO, 5, "P1Y", "monthly")],
+            idempotency_key=uuid.uuid4().hex,
+        )
+        change_id = change.id
+        item = catalogue.by_offer([TEAMS_INTRO])[TEAMS_INTRO]
+        # Meanwhile someone buys the same one-per-customer offer elsewhere (not in our database).
+        client = factory.partner_center()
+        try:
+            client.buy(
+                "cust-e3-250",
+                [CartLine(item.catalog_item_id, 3, "P1Y", "monthly")],
+                request_id=str(uuid.uuid4()),
+            )
+        finally:
+            client.close()
+    carts_before = len(requests_to(emulator, "/carts"))
+    work()
+    with app.app_context():
+        change = db.session.get(ChangeRequest, change_id)
+        assert change is not None and change.state == "failed"
+        assert change.outcome is not None
+        assert "one subscription per customer" in change.outcome
+        assert change.outcome.endswith("Nothing was bought.")
+    assert len(requests_to(emulator, "/carts")) == carts_before  # refused before any cart
+    held = [
+        s for s in emulator_subs(emulator, "cust-e3-250") if s["offerId"].startswith(TEAMS_INTRO)
+    ]
+    assert [s["quantity"] for s in held] == [3]
