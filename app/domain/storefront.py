@@ -301,3 +301,29 @@ def check_cart(
         if not decision.allowed:
             return decision
     return allow(f"{len(lines)} {'line' if len(lines) == 1 else 'lines'} can be bought.")
+
+
+# --- approvals ----------------------------------------------------------------------------
+
+
+def approval_reason(
+    per_month: Money | None,
+    *,
+    above: Decimal | None,
+    every_order: bool,
+    flagged: Sequence[str] = (),
+) -> str | None:
+    """Why an order must wait for the partner's approval, or None when it need not.
+
+    `above`: orders costing more than this a month wait; `every_order`: all orders wait;
+    `flagged`: titles of the order's products that always need approval.
+    """
+    if every_order:
+        return "Every new subscription of your company needs the partner's approval."
+    if flagged:
+        return f"{', '.join(flagged)} needs the partner's approval."
+    if above is not None and per_month is not None and per_month.amount > above:
+        return (
+            f"Orders above {above:,.2f} {per_month.currency} a month need the partner's approval."
+        )
+    return None

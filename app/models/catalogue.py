@@ -54,6 +54,10 @@ class SalesProfile(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Approvals: orders above this much a month (at the customer's price), or every order,
+    # wait for a partner admin's approval before anything reaches Partner Center.
+    approval_above: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    approve_all: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     offers: Mapped[list[ProfileOffer]] = relationship(
@@ -77,6 +81,7 @@ class ProfileOffer(db.Model):  # type: ignore[name-defined,misc]
     fixed_monthly: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     min_quantity: Mapped[int | None]
     max_quantity: Mapped[int | None]
+    needs_approval: Mapped[bool] = mapped_column(default=False)
 
     profile: Mapped[SalesProfile] = relationship(back_populates="offers")
 

@@ -24,12 +24,14 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.services import audit, offers, outbox, storefront, sync
+from app.services import access, audit, offers, outbox, profiles, storefront, sync
+from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
 
 KIND = "order"
+AWAITING = "awaiting_approval"  # an order that waits for the partner's approval
 
 
 class OrderRefused(Exception):
@@ -109,6 +111,9 @@ def request_order(
         ],
     }
     summary = describe(lines, titles)
+    waits = approval_needed(customer, lines, quote.per_month)
+    if waits is not None:
+        params["approval"] = waits
     return outbox.create_order(
         customer=customer,
         actor=user,
@@ -119,9 +124,83 @@ def request_order(
             "kind": "order.requested",
             "object_type": "order",
             "after": params,
-            "outcome": "requested",
+            "outcome": "requested" if waits is None else "awaiting approval",
         },
+        state="pending" if waits is None else AWAITING,
     )
+
+
+def approval_needed(
+    customer: Customer, lines: Sequence[rules.Line], per_month: rules.Money | None
+) -> str | None:
+    """Why this order waits for the partner's approval (the customer's profile says), or None."""
+    profile = profiles.profile_of(customer)
+    if profile is None:
+        return None
+    wanted = {line.offer_id for line in lines}
+    flagged = [o.offer_id for o in profile.offers if o.needs_approval and o.offer_id in wanted]
+    titles = {o.offer_id: o.item.title for o in (storefront.offer_facts(customer) or {}).values()}
+    return rules.approval_reason(
+        per_month,
+        above=profile.approval_above,
+        every_order=profile.approve_all,
+        flagged=[titles.get(o, o) for o in flagged],
+    )
+
+
+def awaiting_approval(approver: User) -> list[ChangeRequest]:
+    """Orders waiting for approval, of the customers this administrator manages, oldest first."""
+    customers = access.companies_query(approver).with_only_columns(Customer.id).order_by(None)
+    return list(
+        db.session.scalars(
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.kind == KIND,
+                ChangeRequest.state == AWAITING,
+                ChangeRequest.customer_id.in_(customers.scalar_subquery()),
+            )
+            .order_by(ChangeRequest.id)
+        )
+    )
+
+
+def decide(approver: User, change_id: int, *, approve: bool, reason: str = "") -> ChangeRequest:
+    """Approve an order (it is queued and bought) or reject it with a reason (audited)."""
+    change = db.session.get(ChangeRequest, change_id)
+    customer = db.session.get(Customer, change.customer_id) if change is not None else None
+    if (
+        change is None
+        or customer is None
+        or change.kind != KIND
+        or not access.is_staff(approver)
+        or access.role_on(approver, customer) is None
+    ):
+        raise NotFound(change_id)
+    if change.state != AWAITING:
+        raise OrderRefused(f"This order is no longer waiting for approval (it is {change.state}).")
+    reason = " ".join(reason.split())[:500]
+    who = approver.name or approver.email or "the partner"
+    if approve:
+        change.state = "pending"
+        message = f"Approved by {who}" + (f": {reason}" if reason else ".")
+    else:
+        if not reason:
+            raise OrderRefused("Say why the order is rejected; the buyer will read it.")
+        message = f"Rejected by {who}: {reason}"
+        outbox.finish(change, "rejected", message + " Nothing was bought.")
+    audit.record(
+        f"order.{'approved' if approve else 'rejected'}",
+        actor=approver,
+        customer_id=customer.id,
+        object_type="order",
+        object_id=str(change.id),
+        outcome="ok",
+        message=message,
+    )
+    db.session.commit()
+    if approve:
+        outbox.enqueue(change)
+    return change
 
 
 def _line_json(line: rules.Line) -> dict[str, Any]:

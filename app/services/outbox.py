@@ -140,9 +140,11 @@ def create_order(
     key: str,
     summary: str,
     audit_event: Mapping[str, Any],
+    state: str = "pending",
 ) -> ChangeRequest:
     """An order of the storefront: a change with no subscription yet (it creates one). The
-    same row, audit and queue as `create`; the same key returns the first order."""
+    same row, audit and queue as `create`; the same key returns the first order. An order
+    that waits for approval (`state` "awaiting_approval") is not queued until approved."""
     change = ChangeRequest(
         customer_id=customer.id,
         subscription_id=None,
@@ -152,7 +154,7 @@ def create_order(
         params=dict(params),
         idempotency_key=key,
         request_id=str(uuid.uuid4()),
-        state="pending",
+        state=state,
         summary=summary,
     )
     db.session.add(change)
@@ -166,5 +168,6 @@ def create_order(
         return again
     audit.record(actor=actor, customer_id=customer.id, message=summary, **audit_event)
     db.session.commit()
-    enqueue(change)
+    if change.is_open:
+        enqueue(change)
     return change

@@ -89,6 +89,7 @@ class OfferTerms:
     amount: str
     min_quantity: str = ""
     max_quantity: str = ""
+    needs_approval: bool = False
 
 
 def _decimal(text: str, what: str, most: Decimal) -> Decimal:
@@ -132,6 +133,7 @@ def set_offer(actor: User, profile: SalesProfile, terms: OfferTerms) -> ProfileO
         profile.offers.append(offer)
     offer.margin_percent, offer.fixed_monthly = margin, fixed
     offer.min_quantity, offer.max_quantity = least, most
+    offer.needs_approval = terms.needs_approval
     audit.record(
         "profile.offer_set",
         actor=actor,
@@ -193,4 +195,26 @@ def _terms(offer: ProfileOffer) -> dict[str, object]:
         "fixed_monthly": str(offer.fixed_monthly) if offer.fixed_monthly is not None else None,
         "min_quantity": offer.min_quantity,
         "max_quantity": offer.max_quantity,
+        "needs_approval": offer.needs_approval,
     }
+
+
+def set_approvals(actor: User, profile: SalesProfile, above: str, every_order: bool) -> None:
+    """Which orders of the profile's customers wait for approval: above an amount a month
+    (empty: no threshold), or every order (audited)."""
+    threshold = _decimal(above, "amount a month", MAX_PRICE * 100) if above.strip() else None
+    before = {"above": _text(profile.approval_above), "every_order": profile.approve_all}
+    profile.approval_above, profile.approve_all = threshold, every_order
+    audit.record(
+        "profile.approvals",
+        actor=actor,
+        object_type="sales_profile",
+        object_id=str(profile.id),
+        before=before,
+        after={"above": _text(threshold), "every_order": every_order},
+    )
+    db.session.commit()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None

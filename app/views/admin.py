@@ -20,8 +20,17 @@ from werkzeug.wrappers import Response
 
 from app.domain.roles import Role
 from app.domain.settings import SETTINGS, SPECS, SettingError
-from app.models import Customer, SalesProfile, StaffRole
-from app.services import access, audit_log, branding, catalogue, console, customers, profiles
+from app.models import Customer, SalesProfile, StaffRole, User
+from app.services import (
+    access,
+    audit_log,
+    branding,
+    catalogue,
+    console,
+    customers,
+    orders,
+    profiles,
+)
 from app.services import settings as settings_service
 from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
 from app.views.guards import get_customer_for_staff, require_partner_admin, require_staff
@@ -416,6 +425,7 @@ def set_profile_offer(profile_id: int) -> Response:
         amount=form.get("amount", ""),
         min_quantity=form.get("min_quantity", ""),
         max_quantity=form.get("max_quantity", ""),
+        needs_approval=form.get("needs_approval") == "1",
     )
     try:
         profiles.set_offer(user, profile, terms)
@@ -443,3 +453,56 @@ def assign_profile(profile_id: int) -> Response:
     company = get_customer_for_staff(request.form.get("customer", ""))
     profiles.assign(user, company, None if request.form.get("remove") else profile.id)
     return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.post("/profiles/<int:profile_id>/approvals")
+@login_required
+def set_profile_approvals(profile_id: int) -> Response:
+    """Which orders of this profile's customers wait for approval."""
+    user = require_partner_admin()
+    profile = profiles.get(profile_id)
+    try:
+        profiles.set_approvals(
+            user, profile, request.form.get("above", ""), request.form.get("every") == "1"
+        )
+    except profiles.ProfileError as refused:
+        return _profile_page(profile, str(refused), REFUSED)
+    return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.get("/approvals")
+@login_required
+def approvals() -> Response:
+    """Orders waiting for approval, of the customers this administrator manages."""
+    user = require_staff()
+    return _approvals_page(user)
+
+
+def _approvals_page(user: User, message: str | None = None, status: int = 200) -> Response:
+    waiting = orders.awaiting_approval(user)
+    names = {c.id: c.name for c in access.companies(user)}
+    return page_or_partial(
+        "admin/approvals.html",
+        "admin/approvals.html",
+        status=status,
+        waiting=waiting,
+        names=names,
+        message=message,
+    )
+
+
+@bp.post("/approvals/<int:order_id>")
+@login_required
+def decide_approval(order_id: int) -> Response:
+    """Approve an order (it is bought) or reject it with a reason the buyer reads."""
+    user = require_staff()
+    try:
+        orders.decide(
+            user,
+            order_id,
+            approve=request.form.get("decision") == "approve",
+            reason=request.form.get("reason", ""),
+        )
+    except orders.OrderRefused as refused:
+        return _approvals_page(user, str(refused), REFUSED)
+    return redirect(url_for("admin.approvals"), 303)

@@ -331,3 +331,86 @@ def test_the_job_checks_the_rules_again_against_partner_center_and_buys_nothing_
         s for s in emulator_subs(emulator, "cust-e3-250") if s["offerId"].startswith(TEAMS_INTRO)
     ]
     assert [s["quantity"] for s in held] == [3]
+
+
+def test_an_order_above_the_approval_threshold_waits_and_is_bought_only_once_approved(
+    app: Flask, demo: dict[str, int], emulator: Emulator, work: Callable[[], None]
+) -> None:
+    from app.services import profiles
+
+    with app.app_context():
+        customer = open_store("cust-contoso", {BP: {}})
+        profile = profiles.profile_of(customer)
+        assert profile is not None
+        profiles.set_approvals(staff(), profile, "100", every_order=False)
+        small = orders.request_order(
+            staff(),
+            Role.ADMIN,
+            customer,
+            [rules.Line(BP, 4, "P1Y", "monthly")],  # 4 x 23.10 = 92.40 a month
+            idempotency_key=uuid.uuid4().hex,
+        )
+        big = orders.request_order(
+            staff(),
+            Role.ADMIN,
+            customer,
+            [rules.Line(BP, 5, "P1Y", "monthly")],  # 115.50 a month
+            idempotency_key=uuid.uuid4().hex,
+        )
+        assert small.state == "pending"
+        assert big.state == "awaiting_approval"
+        assert big.params["approval"] == (
+            "Orders above 100.00 USD a month need the partner's approval."
+        )
+        assert [c.id for c in orders.awaiting_approval(staff())] == [big.id]
+        big_id = big.id
+    work()
+    assert [s["quantity"] for s in _bought_any(emulator)] == [4]  # the big one waits
+    with app.app_context():
+        with pytest.raises(orders.OrderRefused, match="Say why"):
+            orders.decide(staff(), big_id, approve=False, reason="  ")
+        orders.decide(staff(), big_id, approve=True, reason="fine")
+    work()
+    with app.app_context():
+        change = db.session.get(ChangeRequest, big_id)
+        assert change is not None and change.state == "done", change.outcome
+        events = [
+            (e.kind, e.message)
+            for e in db.session.scalars(select(AuditEvent).where(AuditEvent.kind.like("order.%")))
+        ]
+        assert ("order.approved", "Approved by Pat Partner: fine") in events
+    assert sorted(s["quantity"] for s in _bought_any(emulator)) == [4, 5]
+
+
+def test_a_rejected_order_says_why_and_never_reaches_partner_center(
+    app: Flask, demo: dict[str, int], emulator: Emulator, work: Callable[[], None]
+) -> None:
+    from app.services import profiles
+
+    with app.app_context():
+        customer = open_store("cust-contoso", {BP: {}})
+        profile = profiles.profile_of(customer)
+        assert profile is not None
+        profiles.set_approvals(staff(), profile, "", every_order=True)
+        change = orders.request_order(
+            staff(),
+            Role.ADMIN,
+            customer,
+            [rules.Line(BP, 1, "P1Y", "annual")],
+            idempotency_key=uuid.uuid4().hex,
+        )
+        assert change.state == "awaiting_approval"
+        orders.decide(staff(), change.id, approve=False, reason="Use the existing E3 seats.")
+        assert change.state == "rejected"
+        assert change.outcome == (
+            "Rejected by Pat Partner: Use the existing E3 seats. Nothing was bought."
+        )
+        with pytest.raises(orders.OrderRefused, match="no longer waiting"):
+            orders.decide(staff(), change.id, approve=True)
+    work()
+    assert requests_to(emulator, "/carts") == []
+
+
+def _bought_any(emulator: Emulator) -> list[dict[str, Any]]:
+    known = {"sub-co-bs", "sub-co-bb", "sub-co-visio", "sub-co-mde1", "sub-co-project3"}
+    return [s for s in emulator_subs(emulator, "cust-contoso") if s["id"] not in known]

@@ -1,4 +1,4 @@
-"""storefront: cached catalogue, products-for-sale profiles, orders without a subscription
+"""storefront: cached catalogue, products-for-sale profiles (with approvals), orders without a subscription
 
 Revision ID: b2store00001
 Revises: 7c3d2e1f0a9b
@@ -45,6 +45,8 @@ def upgrade():
     op.create_table('sales_profile',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('approval_above', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('approve_all', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_profile')),
     sa.UniqueConstraint('name', name=op.f('uq_sales_profile_name'))
@@ -57,6 +59,7 @@ def upgrade():
     sa.Column('fixed_monthly', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('min_quantity', sa.Integer(), nullable=True),
     sa.Column('max_quantity', sa.Integer(), nullable=True),
+    sa.Column('needs_approval', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['profile_id'], ['sales_profile.id'], name=op.f('fk_profile_offer_profile_id_sales_profile'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_profile_offer')),
     sa.UniqueConstraint('profile_id', 'offer_id', name=op.f('uq_profile_offer_profile_id'))
