@@ -36,18 +36,18 @@ TARGET_MEMORY_MIB = 300.0
 
 # Catalogue offers (emulator/catalogue.py) and their monthly seat prices.
 OFFERS = {
-    "CFQ7TTC0LH18:0001": "22.00",  # Business Premium
+    "CFQ7TTC0LCHC:0002": "22.00",  # Business Premium
     "CFQ7TTC0LDPB:0001": "12.50",  # Business Standard
-    "CFQ7TTC0LHSV:0001": "6.00",  # Business Basic
+    "CFQ7TTC0LH18:0001": "6.00",  # Business Basic
     "CFQ7TTC0LFLX:0001": "36.00",  # E3
     "CFQ7TTC0LFLZ:0001": "57.00",  # E5
     "CFQ7TTC0LH16:0001": "4.00",  # Exchange Online P1
     "CFQ7TTC0RM8K:0001": "10.00",  # Teams Premium
-    "CFQ7TTC0HD33:0002": "15.00",  # Visio Plan 2
+    "CFQ7TTC0HD32:0002": "15.00",  # Visio Plan 2
     "CFQ7TTC0MM8R:0001": "30.00",  # Copilot
-    "CFQ7TTC0LLQ7:0001": "3.00",  # Defender for Endpoint P1
+    "CFQ7TTC0J1GB:0001": "3.00",  # Defender for Endpoint P1
 }
-TRIAL_OFFER = "CFQ7TTC0LH18:0002"
+TRIAL_OFFER = "CFQ7TTC0LCHC:0001"
 SIZES = (1, 2, 3, 4, 5, 6, 8, 10, 10, 12, 12, 14, 15, 16, 18, 20, 25)  # subscriptions each
 
 

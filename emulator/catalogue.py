@@ -72,27 +72,31 @@ def catalog_item_id(offer_key: str) -> str:
     return offer_key
 
 
-BASIC = "CFQ7TTC0LHSV:0001"
-STANDARD = "CFQ7TTC0LDPB:0001"
-PREMIUM = "CFQ7TTC0LH18:0001"
-E3 = "CFQ7TTC0LFLX:0001"
-E5 = "CFQ7TTC0LFLZ:0001"
-F3 = "CFQ7TTC0LGZT:0001"
-EMS_E3 = "CFQ7TTC0LFK5:0001"
-EMS_E5 = "CFQ7TTC0LFLQ:0001"
-DEFENDER_P1 = "CFQ7TTC0LLQ7:0001"
-DEFENDER_P2 = "CFQ7TTC0LLZM:0001"
-WINDOWS_E3 = "CFQ7TTC0LFPZ:0001"
-TEAMS_PREMIUM = "CFQ7TTC0RM8K:0001"
-TEAMS_PREMIUM_INTRO = "CFQ7TTC0RM8K:0002"
-VISIO = "CFQ7TTC0HD33:0002"
-PROJECT = "CFQ7TTC0HDB0:0002"
-EXCHANGE_P1 = "CFQ7TTC0LH16:0001"
-EXCHANGE_P2 = "CFQ7TTC0LH1G:0001"
-COPILOT = "CFQ7TTC0MM8R:0001"
-MULTI_GEO = "CFQ7TTC0LH3J:0001"
-ENTRA_P1 = "CFQ7TTC0LFNG:0001"
-PREMIUM_TRIAL = "CFQ7TTC0LH18:0002"
+# Product ids checked against Microsoft's documentation and public price lists; the sources
+# and what could not be verified are in docs/partner-center.md ("Catalogue identity").
+# [MS] = a Microsoft page names the product id; [3P] = third-party CSP price lists or
+# catalogues agree on it (not Microsoft); UNVERIFIED = no source found for this id.
+BASIC = "CFQ7TTC0LH18:0001"  # [MS] get-a-product-by-id.md, get-a-sku-by-id.md (id and SKU)
+STANDARD = "CFQ7TTC0LDPB:0001"  # [3P]; [MS] Basic's upgradeTargetOffers list LDPB:0001
+PREMIUM = "CFQ7TTC0LCHC:0002"  # [3P] product and SKU
+E3 = "CFQ7TTC0LFLX:0001"  # [3P] product and SKU
+E5 = "CFQ7TTC0LFLZ:0001"  # [3P] product; SKU UNVERIFIED (a price list shows 0002)
+F3 = "CFQ7TTC0LH05:0001"  # [MS] product (AllowSelfServicePurchase page); [3P] SKU
+EMS_E3 = "CFQ7TTC0LHT4:0001"  # [3P] product and SKU
+EMS_E5 = "CFQ7TTC0LFJ1:0001"  # [3P] product and SKU
+DEFENDER_P1 = "CFQ7TTC0J1GB:0001"  # [3P] product (one list only); SKU UNVERIFIED
+DEFENDER_P2 = "CFQ7TTC0LGV0:0001"  # [3P] product and SKU
+WINDOWS_E3 = "CFQ7TTC0LGTX:0004"  # [3P] product and SKU
+TEAMS_PREMIUM = "CFQ7TTC0RM8K:0001"  # [MS] product; SKU UNVERIFIED (a price list shows 0002)
+TEAMS_PREMIUM_INTRO = "CFQ7TTC0RM8K:0002"  # [MS] product; SKU UNVERIFIED
+VISIO = "CFQ7TTC0HD32:0002"  # [MS] product (Visio Plan 2); [3P] SKU
+PROJECT = "CFQ7TTC0HDB0:0002"  # [MS] product (Project Plan 3); [3P] SKU
+EXCHANGE_P1 = "CFQ7TTC0LH16:0001"  # [3P] product and SKU
+EXCHANGE_P2 = "CFQ7TTC0LH1P:0001"  # [3P] product and SKU
+COPILOT = "CFQ7TTC0MM8R:0001"  # [MS] product; SKU UNVERIFIED (a price list shows 0002)
+MULTI_GEO = "CFQ7TTC0LH3J:0001"  # UNVERIFIED product and SKU (no source found)
+ENTRA_P1 = "CFQ7TTC0LFLS:0002"  # [3P] product and SKU; the SKU appears in create-a-cart.md
+PREMIUM_TRIAL = "CFQ7TTC0LCHC:0001"  # product as Premium; trial SKU UNVERIFIED
 
 _COPILOT_BASE = (BASIC, STANDARD, PREMIUM, E3, E5, F3)
 _MULTI_GEO_BASE = (BASIC, STANDARD, PREMIUM, E3, E5, F3, EXCHANGE_P1, EXCHANGE_P2)

@@ -20,12 +20,12 @@ from app.models import Subscription
 COPILOT_PRODUCTS = frozenset({"CFQ7TTC0MM8R"})
 COPILOT_BASE_PRODUCTS = frozenset(
     {
-        "CFQ7TTC0LHSV",  # Microsoft 365 Business Basic
+        "CFQ7TTC0LH18",  # Microsoft 365 Business Basic
         "CFQ7TTC0LDPB",  # Microsoft 365 Business Standard
-        "CFQ7TTC0LH18",  # Microsoft 365 Business Premium
+        "CFQ7TTC0LCHC",  # Microsoft 365 Business Premium
         "CFQ7TTC0LFLX",  # Microsoft 365 E3
         "CFQ7TTC0LFLZ",  # Microsoft 365 E5
-        "CFQ7TTC0LGZT",  # Microsoft 365 F3
+        "CFQ7TTC0LH05",  # Microsoft 365 F3
     }
 )
 

@@ -10,7 +10,7 @@ from werkzeug.test import TestResponse
 NOW = "2025-03-10T12:00:00Z"
 TENANT = "11111111-2222-3333-4444-555555555555"
 PARTNER_TENANT = "partner.example"
-BP = "CFQ7TTC0LH18:0001"
+BP = "CFQ7TTC0LCHC:0002"
 SKU_BP = "sku-bp"
 
 

@@ -321,7 +321,7 @@ def test_a_trial_conversion_is_audited_as_documented(load: Load, pc: Api, clock:
     """auditing-resources.md: a trial turned paid is `convert_trial_subscription`."""
     load(
         northwind(
-            trial=True, offer_id="CFQ7TTC0LH18:0002", tranches=[], created="-3d", term_start="-3d"
+            trial=True, offer_id="CFQ7TTC0LCHC:0001", tranches=[], created="-3d", term_start="-3d"
         )
     )
     clock(advance="P1M")

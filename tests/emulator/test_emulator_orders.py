@@ -51,19 +51,19 @@ def test_the_catalogue_lists_about_twenty_offers_with_prices(pc: Api) -> None:
 
 
 def test_availabilities_carry_the_catalog_item_id_and_terms(pc: Api) -> None:
-    body = pc.get("/v1/products/CFQ7TTC0LH18/skus/0001/availabilities?country=US").get_json()
+    body = pc.get("/v1/products/CFQ7TTC0LCHC/skus/0002/availabilities?country=US").get_json()
     availability = body["items"][0]
     assert availability["catalogItemId"] == item(BP)
-    assert availability["catalogItemId"].startswith("CFQ7TTC0LH18:0001:")
+    assert availability["catalogItemId"].startswith("CFQ7TTC0LCHC:0002:")
     assert {t["duration"] for t in availability["terms"]} == {"P1M", "P1Y", "P3Y"}
-    assert pc.get("/v1/products/CFQ7TTC0LH18/skus/0001").get_json()["id"] == "0001"
-    assert pc.get("/v1/products/CFQ7TTC0LH18").get_json()["id"] == "CFQ7TTC0LH18"
+    assert pc.get("/v1/products/CFQ7TTC0LCHC/skus/0002").get_json()["id"] == "0002"
+    assert pc.get("/v1/products/CFQ7TTC0LCHC").get_json()["id"] == "CFQ7TTC0LCHC"
 
 
 def test_unknown_catalogue_entries_answer_404_and_country_is_required(pc: Api) -> None:
     assert refusal(pc.get("/v1/products/NOPE/skus")) == (404, 800404)
     assert refusal(pc.get("/v1/products/NOPE")) == (404, 800404)
-    assert refusal(pc.get("/v1/products/CFQ7TTC0LH18/skus/9999/availabilities")) == (404, 800404)
+    assert refusal(pc.get("/v1/products/CFQ7TTC0LCHC/skus/9999/availabilities")) == (404, 800404)
     assert refusal(pc.get("/v1/products")) == (400, 800002)
 
 

@@ -223,7 +223,7 @@ def test_a_trial_quantity_and_status_cannot_change(load: Load, pc: Api) -> None:
     load(
         northwind(
             trial=True,
-            offer_id="CFQ7TTC0LH18:0002",
+            offer_id="CFQ7TTC0LCHC:0001",
             term="P1M",
             tranches=[],
             created="-3d",
@@ -269,7 +269,7 @@ def test_a_quantity_change_deletes_the_scheduled_changes(
 
 
 def test_a_scheduled_downgrade_is_refused(northwind_loaded: dict[str, Any], pc: Api) -> None:
-    down = {"product": {"productId": "CFQ7TTC0LHSV", "skuId": "0001"}, "quantity": 12}
+    down = {"product": {"productId": "CFQ7TTC0LH18", "skuId": "0001"}, "quantity": 12}
     assert refusal(put(pc, scheduledNextTermInstructions=down)) == (400, 800113)
 
 
@@ -405,7 +405,7 @@ def test_a_trial_with_auto_renew_converts_to_paid_after_one_month(
 ) -> None:
     load(
         northwind(
-            trial=True, offer_id="CFQ7TTC0LH18:0002", tranches=[], created="-3d", term_start="-3d"
+            trial=True, offer_id="CFQ7TTC0LCHC:0001", tranches=[], created="-3d", term_start="-3d"
         )
     )
     clock(advance="P1M")
@@ -420,7 +420,7 @@ def test_a_trial_with_auto_renew_converts_to_paid_after_one_month(
 def test_a_trial_without_auto_renew_expires_after_one_month(
     load: Load, pc: Api, clock: Clock
 ) -> None:
-    load(northwind(trial=True, offer_id="CFQ7TTC0LH18:0002", tranches=[], auto_renew=False))
+    load(northwind(trial=True, offer_id="CFQ7TTC0LCHC:0001", tranches=[], auto_renew=False))
     clock(advance="P1M")
     assert fetch(pc)["status"] == "expired"
 

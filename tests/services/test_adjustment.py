@@ -16,9 +16,9 @@ from app.services import adjustment, sync
 from app.services.settings import change_settings
 from tests.support.processes import Emulator
 
-BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+BP, BP_SKU = "CFQ7TTC0LCHC:0002", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
-BB, BB_SKU = "CFQ7TTC0LHSV:0001", "3b555118-da6a-4418-894f-7df1e2096870"
+BB, BB_SKU = "CFQ7TTC0LH18:0001", "3b555118-da6a-4418-894f-7df1e2096870"
 
 
 def sub(sub_id: str, offer: str, sku: str, created: str, **extra: Any) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def test_an_older_trial_of_the_product_leaves_the_paid_subscription_alone(
         emulator,
         "c-trial",
         [
-            sub("bp-trial", "CFQ7TTC0LH18:0002", BP_SKU, "-20d", quantity=25, trial=True),
+            sub("bp-trial", "CFQ7TTC0LCHC:0001", BP_SKU, "-20d", quantity=25, trial=True),
             sub("bp-paid", BP, BP_SKU, "-10d", quantity=10),
         ],
         {BP_SKU: 10},

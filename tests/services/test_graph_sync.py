@@ -19,7 +19,7 @@ from app.services.microsoft import factory
 from tests.support.processes import Emulator
 
 TENANT = "22222222-3333-4444-5555-666666666666"
-BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+BP, BP_SKU = "CFQ7TTC0LCHC:0002", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
 
 

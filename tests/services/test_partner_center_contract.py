@@ -21,9 +21,9 @@ from app.services.microsoft.http import EtagMismatch, GaveUp, MicrosoftError, Re
 from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
 from tests.support.processes import Emulator
 
-BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+BP, BP_SKU = "CFQ7TTC0LCHC:0002", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 E3, E3_SKU = "CFQ7TTC0LFLX:0001", "05e9a617-0261-4cee-bb44-138d3ef5d965"
-EMS_E3 = "CFQ7TTC0LFK5:0001"
+EMS_E3 = "CFQ7TTC0LHT4:0001"
 COPILOT = "CFQ7TTC0MM8R:0001"
 EXO, EXO_SKU = "CFQ7TTC0LH16:0001", "4b9405b0-7788-4568-add1-99614e613b69"
 TENANT = "contract-tenant"
@@ -366,7 +366,7 @@ def test_upgrades_go_up_only_and_unsupported_paths_are_refused(pc: PartnerCenter
     )
     assert done["toSubscriptionId"] == "e3"
     assert pc.subscription("c", "e3").offer_id.startswith("CFQ7TTC0LFLZ")
-    ems_e5 = item(pc, "CFQ7TTC0LFLQ:0001")
+    ems_e5 = item(pc, "CFQ7TTC0LFJ1:0001")
     assert (
         refused_code(
             lambda: pc.transition(

@@ -133,7 +133,7 @@ def many_customers(count: int) -> dict[str, Any]:
                 "subscriptions": [
                     {
                         "id": f"sub-{i:03d}-a",
-                        "offer_id": "CFQ7TTC0LH18:0001",
+                        "offer_id": "CFQ7TTC0LCHC:0002",
                         "sku_id": BP_SKU,
                         "offer_name": "Microsoft 365 Business Premium",
                         "term": "P1Y",

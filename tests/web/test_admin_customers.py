@@ -71,7 +71,7 @@ def add_customers(app: Flask, count: int, *, start: int = 0) -> None:
             {
                 "customer_id": ids[row["pc_id"]],
                 "pc_id": f"{row['pc_id']}-{n}",
-                "offer_id": "CFQ7TTC0LH18:0001",
+                "offer_id": "CFQ7TTC0LCHC:0002",
                 "offer_name": "Microsoft 365 Business Premium",
                 "quantity": 10 + n,
                 "status": "active" if n == 0 else "suspended",

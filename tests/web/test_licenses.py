@@ -412,7 +412,7 @@ def test_copilot_is_not_offered_or_accepted_above_its_base_and_the_base_not_belo
 ) -> None:
     from app.services import sync
 
-    bp, copilot = "CFQ7TTC0LH18:0001", "CFQ7TTC0MM8R:0001"
+    bp, copilot = "CFQ7TTC0LCHC:0002", "CFQ7TTC0MM8R:0001"
     emulator.load(
         {
             "customers": [

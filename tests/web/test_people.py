@@ -21,7 +21,7 @@ from tests.support.processes import Emulator, OidcProvider
 from tests.support.queries import statements_of_get
 from tests.support.signin import csrf_token, sign_in
 
-BP, BP_SKU = "CFQ7TTC0LH18:0001", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+BP, BP_SKU = "CFQ7TTC0LCHC:0002", "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 PEOPLE = "/c/cust-acme/people"
 
 
