@@ -13,12 +13,12 @@ from app.models import Customer, Partner, StaffRole, User
 from app.services import catalogue, profiles, sync
 from app.services.demo import PARTNER
 
-BP = "CFQ7TTC0LH18:0001"  # Microsoft 365 Business Premium: $22.00, $23.10 billed monthly
+BP = "CFQ7TTC0LCHC:0002"  # Microsoft 365 Business Premium: $22.00, $23.10 billed monthly
 E3 = "CFQ7TTC0LFLX:0001"
 COPILOT = "CFQ7TTC0MM8R:0001"
 MULTI_GEO = "CFQ7TTC0LH3J:0001"
 TEAMS_INTRO = "CFQ7TTC0RM8K:0002"  # one subscription per customer, annual term only
-VISIO = "CFQ7TTC0HD33:0002"
+VISIO = "CFQ7TTC0HD32:0002"
 E3_SKU = "05e9a617-0261-4cee-bb44-138d3ef5d965"
 
 
