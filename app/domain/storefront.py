@@ -158,6 +158,19 @@ def commitment_text(term: str, billing: str, now: datetime) -> str:
     )
 
 
+TRIAL_TEXT = "free trial: one month, nothing to pay"
+
+
+def trial_text(now: datetime) -> str:
+    """What starting a trial commits to (PRODUCT.md rule 4), in plain words."""
+    ends = format_day(term_end(now.date(), "P1M"))
+    return (
+        f"Free trial of one month, until {ends}: during the trial its seats and its status "
+        "cannot be changed. At the end it becomes the paid subscription (auto-renew is on): "
+        "turn auto-renew off on the license page before then to let it end instead."
+    )
+
+
 # --- rules before checkout ----------------------------------------------------------------
 
 
@@ -173,6 +186,7 @@ class OfferFacts:
     one_per_customer: bool = False
     min_quantity: int = 1
     max_quantity: int = MAX_SEATS
+    is_trial: bool = False
 
     def option(self, term: str, billing: str) -> PriceOption | None:
         """The price option for this term and billing, if offered."""

@@ -25,6 +25,7 @@ from app.services.microsoft.partner_center import PartnerCenterClient
 
 MARKET = "US"
 REFRESH_JOB = "jobs.catalogue.refresh_catalogue"
+TRIAL_PRICE = {"term": "P1M", "billing": "monthly", "monthly": "0"}
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ def refresh(*, pc: PartnerCenterClient | None = None, market: str = MARKET) -> R
     try:
         found: dict[str, dict[str, Any]] = {}
         for sku in client.catalogue(market):
-            if sku.is_trial:
-                continue  # trials are a stretch of issue 14, not sold by the storefront yet
             availabilities = client.availability_details(sku.product_id, sku.sku, market)
             if not availabilities:
                 continue
@@ -74,7 +73,9 @@ def refresh(*, pc: PartnerCenterClient | None = None, market: str = MARKET) -> R
                     }
                     for p in first.prices
                     if p.term in TERMS and p.billing_cycle in BILLING_CYCLES
-                ],
+                ]
+                # A trial is free: one month, billed nothing (PRODUCT.md rule 4).
+                or ([TRIAL_PRICE | {"currency": first.currency}] if sku.is_trial else []),
             }
     finally:
         if pc is None:

@@ -51,11 +51,18 @@ def _reseller_refusal(customer: Customer) -> str | None:
     return None
 
 
-def describe(lines: Sequence[rules.Line], titles: dict[str, str]) -> str:
+def describe(
+    lines: Sequence[rules.Line], titles: dict[str, str], trials: frozenset[str] = frozenset()
+) -> str:
     """'Buy 5 seats of Microsoft 365 Business Premium (annual term, billed monthly (+5 %))'."""
     parts = [
-        f"{seats(line.quantity)} of {titles.get(line.offer_id, line.offer_id)} "
-        f"({rules.describe_option(line.term, line.billing)})"
+        f"{seats(line.quantity)} of {titles.get(line.offer_id, line.offer_id)} ("
+        + (
+            rules.TRIAL_TEXT
+            if line.offer_id in trials
+            else rules.describe_option(line.term, line.billing)
+        )
+        + ")"
         for line in lines
     ]
     return "Buy " + "; ".join(parts)
@@ -106,11 +113,13 @@ def request_order(
                 "title": q.title,
                 "monthly": str(q.option.monthly.amount),
                 "currency": q.option.monthly.currency,
+                "trial": q.option_text == rules.TRIAL_TEXT,
             }
             for q in quote.lines
         ],
     }
-    summary = describe(lines, titles)
+    trials = frozenset(q.line.offer_id for q in quote.lines if q.option_text == rules.TRIAL_TEXT)
+    summary = describe(lines, titles, trials)
     waits = approval_needed(customer, lines, quote.per_month)
     if waits is not None:
         params["approval"] = waits

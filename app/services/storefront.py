@@ -44,7 +44,7 @@ def offer_facts(customer: Customer) -> dict[str, StoreOffer] | None:
     found: dict[str, StoreOffer] = {}
     for chosen in profile.offers:
         item = items.get(chosen.offer_id)
-        if item is None or item.is_trial:
+        if item is None:
             continue  # not (any more) in the catalogue of the customer's market: not shown
         options = rules.customer_options(
             catalogue.options_of(item),
@@ -65,6 +65,7 @@ def offer_facts(customer: Customer) -> dict[str, StoreOffer] | None:
                 one_per_customer=item.limit_per_customer == 1,
                 min_quantity=least,
                 max_quantity=most,
+                is_trial=item.is_trial,
             ),
         )
     return found
@@ -151,8 +152,12 @@ def quote(customer: Customer, lines: Sequence[rules.Line], now: datetime) -> Quo
                 offer.item.catalog_item_id,
                 option,
                 rules.line_totals(option, line.quantity),
-                rules.describe_option(line.term, line.billing),
-                rules.commitment_text(line.term, line.billing, now),
+                rules.TRIAL_TEXT
+                if offer.facts.is_trial
+                else rules.describe_option(line.term, line.billing),
+                rules.trial_text(now)
+                if offer.facts.is_trial
+                else rules.commitment_text(line.term, line.billing, now),
             )
         )
     currencies = {q.totals.per_month.currency for q in quoted}

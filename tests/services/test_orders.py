@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from tests.support.storefront import (
     open_store,
     staff,
 )
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def emulator_subs(emulator: Emulator, customer: str) -> list[dict[str, Any]]:
@@ -414,3 +417,58 @@ def test_a_rejected_order_says_why_and_never_reaches_partner_center(
 def _bought_any(emulator: Emulator) -> list[dict[str, Any]]:
     known = {"sub-co-bs", "sub-co-bb", "sub-co-visio", "sub-co-mde1", "sub-co-project3"}
     return [s for s in emulator_subs(emulator, "cust-contoso") if s["id"] not in known]
+
+
+def test_a_trial_starts_free_with_25_seats_once_and_its_quantity_cannot_change(
+    app: Flask, demo: dict[str, int], emulator: Emulator, work: Callable[[], None]
+) -> None:
+    from app.services import licensing
+    from tests.support.storefront import BP_TRIAL
+
+    with app.app_context():
+        customer = open_store("cust-contoso", {BP_TRIAL: {}})
+        assert not check("cust-contoso", (BP_TRIAL, 10)).allowed  # a trial is 25 seats
+        quote = storefront.quote(customer, [rules.Line(BP_TRIAL, 25, "P1M", "monthly")], NOW)
+        assert quote.per_month == rules.Money(Decimal(0), "USD")
+        assert quote.lines[0].commitment.startswith("Free trial of one month, until ")
+        change = orders.request_order(
+            staff(),
+            Role.ADMIN,
+            customer,
+            [rules.Line(BP_TRIAL, 25, "P1M", "monthly")],
+            idempotency_key=uuid.uuid4().hex,
+        )
+        assert change.summary == (
+            "Buy 25 seats of Microsoft 365 Business Premium Trial "
+            "(free trial: one month, nothing to pay)"
+        )
+        change_id = change.id
+    work()
+    with app.app_context():
+        change = db.session.get(ChangeRequest, change_id)
+        assert change is not None and change.state == "done", change.outcome
+        trial = db.session.get(Subscription, change.subscription_id)
+        assert trial is not None and trial.is_trial and trial.quantity == 25
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None
+        with pytest.raises(orders.OrderRefused, match="one subscription per customer"):
+            orders.request_order(
+                staff(),
+                Role.ADMIN,
+                customer,
+                [rules.Line(BP_TRIAL, 25, "P1M", "monthly")],
+                idempotency_key=uuid.uuid4().hex,
+            )
+        with pytest.raises(licensing.ChangeRefused, match="trial"):
+            licensing.request_change(
+                staff(),
+                Role.ADMIN,
+                customer,
+                trial.pc_id,
+                "quantity",
+                {"quantity": 30},
+                idempotency_key=uuid.uuid4().hex,
+                version=None,
+            )
+    trials = [s for s in emulator_subs(emulator, "cust-contoso") if s["isTrial"]]
+    assert [(s["quantity"], s["termDuration"]) for s in trials] == [(25, "P1M")]

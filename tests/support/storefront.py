@@ -14,6 +14,7 @@ from app.services import catalogue, profiles, sync
 from app.services.demo import PARTNER
 
 BP = "CFQ7TTC0LCHC:0002"  # Microsoft 365 Business Premium: $22.00, $23.10 billed monthly
+BP_TRIAL = "CFQ7TTC0LCHC:0001"  # its trial: 25 seats, one month, one per customer
 E3 = "CFQ7TTC0LFLX:0001"
 COPILOT = "CFQ7TTC0MM8R:0001"
 MULTI_GEO = "CFQ7TTC0LH3J:0001"
