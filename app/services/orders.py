@@ -31,7 +31,7 @@ from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
 
 KIND = "order"
-AWAITING = "awaiting_approval"  # an order that waits for the partner's approval
+AWAITING = "to_approve"  # an order that waits for the partner's approval (state is String(16))
 
 
 class OrderRefused(Exception):
@@ -133,7 +133,7 @@ def request_order(
             "kind": "order.requested",
             "object_type": "order",
             "after": params,
-            "outcome": "requested" if waits is None else "awaiting approval",
+            "outcome": "requested" if waits is None else AWAITING,
         },
         state="pending" if waits is None else AWAITING,
     )

@@ -144,7 +144,7 @@ def create_order(
 ) -> ChangeRequest:
     """An order of the storefront: a change with no subscription yet (it creates one). The
     same row, audit and queue as `create`; the same key returns the first order. An order
-    that waits for approval (`state` "awaiting_approval") is not queued until approved."""
+    that waits for approval (`state` "to_approve") is not queued until approved."""
     change = ChangeRequest(
         customer_id=customer.id,
         subscription_id=None,

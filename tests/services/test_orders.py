@@ -361,7 +361,7 @@ def test_an_order_above_the_approval_threshold_waits_and_is_bought_only_once_app
             idempotency_key=uuid.uuid4().hex,
         )
         assert small.state == "pending"
-        assert big.state == "awaiting_approval"
+        assert big.state == "to_approve"
         assert big.params["approval"] == (
             "Orders above 100.00 USD a month need the partner's approval."
         )
@@ -402,7 +402,7 @@ def test_a_rejected_order_says_why_and_never_reaches_partner_center(
             [rules.Line(BP, 1, "P1Y", "annual")],
             idempotency_key=uuid.uuid4().hex,
         )
-        assert change.state == "awaiting_approval"
+        assert change.state == "to_approve"
         orders.decide(staff(), change.id, approve=False, reason="Use the existing E3 seats.")
         assert change.state == "rejected"
         assert change.outcome == (
