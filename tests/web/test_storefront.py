@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import ChangeRequest, Subscription
+from app.models import AuditEvent, ChangeRequest, Subscription
 from tests.support.processes import Emulator
 from tests.support.signin import csrf_token
 from tests.support.storefront import BP, E3, VISIO, open_store
@@ -184,3 +184,12 @@ def test_an_admin_reviews_the_totals_and_commitment_confirms_and_the_order_is_bo
         pc_id = sub.pc_id
     licenses = ada.get(f"{CO}/licenses").get_data(as_text=True)
     assert f'id="sub-{pc_id}"' in licenses
+    # The partner's console lists the order with the other jobs, and the audit log has it.
+    pat = signed_in("pat@partner.example")
+    jobs = pat.get("/admin/jobs/").get_data(as_text=True)
+    assert "Buy 5 seats of Microsoft 365 Business Premium" in jobs
+    with app.app_context():
+        kinds = set(
+            db.session.scalars(select(AuditEvent.kind).where(AuditEvent.customer_id.is_not(None)))
+        )
+        assert {"order.requested", "order.bought"} <= kinds
