@@ -275,7 +275,12 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
         )
         if first is not None:
             change.subscription_id = first.id
-        outbox.finish(change, "done", f"Done: {_bought_text(change)}. It is on the license page.")
+        where = (
+            "It is on the license page."
+            if first is not None
+            else "It appears on the license page after the next sync."
+        )
+        outbox.finish(change, "done", f"Done: {_bought_text(change)}. {where}")
     except RuleViolation as violation:
         db.session.rollback()
         outbox.finish(change, "failed", violation.decision.reason + " Nothing was bought.")
@@ -284,6 +289,8 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
         outbox.finish(change, "failed", str(refused))
     except MicrosoftError as error:
         db.session.rollback()
+        if _refused(error):  # nothing was bought: a new attempt must check the rules again
+            change.params = {k: v for k, v in change.params.items() if k != "checked_at"}
         outbox.finish(change, "failed", _microsoft_text(error))
     finally:
         if pc is None:
@@ -323,10 +330,15 @@ def _bought_text(change: ChangeRequest) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _refused(error: MicrosoftError) -> bool:
+    """Partner Center refused the order as such (nothing was bought)."""
+    return error.status is not None and 400 <= error.status < 500 and error.status not in (408, 429)
+
+
 def _microsoft_text(error: MicrosoftError) -> str:
     if error.status == 429:
         return "Microsoft is busy (too many requests); nothing was bought. Try again shortly."
-    if error.status and error.status < 500:
+    if _refused(error):
         return f"Microsoft refused the order: {error}. Nothing was bought."
     return (
         f"Microsoft could not be reached reliably ({error}). The order may not have gone "

@@ -472,3 +472,19 @@ def test_a_trial_starts_free_with_25_seats_once_and_its_quantity_cannot_change(
             )
     trials = [s for s in emulator_subs(emulator, "cust-contoso") if s["isTrial"]]
     assert [(s["quantity"], s["termDuration"]) for s in trials] == [(25, "P1M")]
+
+
+def test_an_order_partner_center_refuses_fails_with_the_reason_and_is_checked_again_next_time(
+    app: Flask, demo: dict[str, int], emulator: Emulator, work: Callable[[], None]
+) -> None:
+    emulator.faults({"method": "POST", "path": "/carts$", "status": 400, "times": 1})
+    change_id = _demo_order(app)
+    work()
+    with app.app_context():
+        change = db.session.get(ChangeRequest, change_id)
+        assert change is not None and change.state == "failed"
+        assert change.outcome is not None
+        assert change.outcome.startswith("Microsoft refused the order")
+        assert change.outcome.endswith("Nothing was bought.")
+        assert "checked_at" not in change.params  # a new attempt checks the rules again
+    assert _bought(emulator) == []
