@@ -280,7 +280,15 @@ def check_line(
         copilot_held, base_held = holdings.copilot
         in_cart = sum(o.quantity for o in cart if o.offer_id in holdings.copilot_base_offers)
         wanted = copilot_held + sum(o.quantity for o in cart if o.offer_id == line.offer_id)
-        return addons.check_copilot_seats(wanted, base_held, in_cart)
+        decision = addons.check_copilot_seats(wanted, base_held, in_cart)
+        if decision.allowed or not copilot_held:
+            return decision
+        more = max(addons.copilot_maximum(base_held + in_cart) - wanted + line.quantity, 0)
+        return refuse(
+            decision.code,
+            f"{decision.reason} The company already has {seats(copilot_held)} of Microsoft 365 "
+            f"Copilot: at most {more} more.",
+        )
     if offer.addon == "multigeo":
         base_held = holdings.active_seats(offer.prerequisites)
         in_cart = sum(o.quantity for o in cart if o.offer_id in offer.prerequisites)

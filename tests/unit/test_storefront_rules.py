@@ -134,3 +134,12 @@ def test_one_per_customer_offers_profile_limits_and_unknown_offers_are_refused()
     assert not rules.check_line(line("nope", 1), OFFERS, holding(1)).allowed
     assert not rules.check_line(line("base", 1, "P1M", "annual"), OFFERS, holding(1)).allowed
     assert not rules.check_cart([], OFFERS, holding(1)).allowed
+
+
+def test_a_copilot_refusal_says_how_many_more_seats_fit_when_some_are_held() -> None:
+    refused = rules.check_line(line("copilot", 30), OFFERS, holding(22, 5))
+    assert not refused.allowed
+    assert refused.reason.endswith(
+        "The company already has 5 seats of Microsoft 365 Copilot: at most 17 more."
+    )
+    assert rules.check_line(line("copilot", 17), OFFERS, holding(22, 5)).allowed
