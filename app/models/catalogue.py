@@ -54,6 +54,9 @@ class SalesProfile(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The reseller whose admins made it (they manage it for their own customers); None: the
+    # partner's.
+    reseller_id: Mapped[int | None] = mapped_column(ForeignKey("reseller.id"), index=True)
     # Approvals: orders above this much a month (at the customer's price), or every order,
     # wait for a partner admin's approval before anything reaches Partner Center.
     approval_above: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))

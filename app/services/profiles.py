@@ -9,7 +9,15 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import CatalogueItem, Customer, CustomerProfile, ProfileOffer, SalesProfile, User
+from app.models import (
+    CatalogueItem,
+    Customer,
+    CustomerProfile,
+    ProfileOffer,
+    SalesProfile,
+    StaffRole,
+    User,
+)
 from app.services import audit
 from app.services.errors import NotFound
 
@@ -21,15 +29,29 @@ class ProfileError(ValueError):
     """A profile change that is refused, with a message a person understands."""
 
 
-def all_profiles() -> list[SalesProfile]:
-    """Every profile, by name."""
-    return list(db.session.scalars(select(SalesProfile).order_by(SalesProfile.name)))
+def _owner(user: User) -> int | None:
+    """Whose profiles `user` manages: a reseller admin its reseller's, a partner admin the
+    partner's (None)."""
+    if user.staff_role is StaffRole.RESELLER_ADMIN:
+        return user.reseller_id
+    if user.staff_role is StaffRole.PARTNER_ADMIN:
+        return None
+    raise NotFound("profiles")
 
 
-def get(profile_id: int) -> SalesProfile:
-    """One profile (NotFound otherwise)."""
+def all_profiles(user: User) -> list[SalesProfile]:
+    """The profiles `user` manages, by name."""
+    owner = _owner(user)
+    mine = (
+        SalesProfile.reseller_id.is_(None) if owner is None else SalesProfile.reseller_id == owner
+    )
+    return list(db.session.scalars(select(SalesProfile).where(mine).order_by(SalesProfile.name)))
+
+
+def get(profile_id: int, user: User | None = None) -> SalesProfile:
+    """One profile, of those `user` manages when given (NotFound otherwise)."""
     profile = db.session.get(SalesProfile, profile_id)
-    if profile is None:
+    if profile is None or (user is not None and profile.reseller_id != _owner(user)):
         raise NotFound(profile_id)
     return profile
 
@@ -66,7 +88,7 @@ def create_profile(actor: User, name: str) -> SalesProfile:
     )
     if taken:
         raise ProfileError(f"There is already a profile called {name}.")
-    profile = SalesProfile(name=name)
+    profile = SalesProfile(name=name, reseller_id=_owner(actor))
     db.session.add(profile)
     db.session.flush()
     audit.record(
@@ -167,7 +189,7 @@ def assign(actor: User, customer: Customer, profile_id: int | None) -> SalesProf
     """Give the customer a profile, or none (its storefront closes); audited."""
     link = db.session.get(CustomerProfile, customer.id)
     before = {"profile": link.profile.name} if link is not None else None
-    profile = get(profile_id) if profile_id is not None else None
+    profile = get(profile_id, actor) if profile_id is not None else None
     if profile is None:
         if link is not None:
             db.session.delete(link)

@@ -350,16 +350,15 @@ def _branding_page(
 @login_required
 def profile_list() -> Response:
     """The products-for-sale profiles, a form for a new one, and the catalogue's state."""
-    require_partner_admin()
-    return _profiles_page()
+    return _profiles_page(require_staff())
 
 
-def _profiles_page(message: str | None = None, status: int = 200) -> Response:
+def _profiles_page(user: User, message: str | None = None, status: int = 200) -> Response:
     return page_or_partial(
         "admin/profiles.html",
         "admin/profiles.html",
         status=status,
-        profiles=profiles.all_profiles(),
+        profiles=profiles.all_profiles(user),
         catalogue_items=len(catalogue.items()),
         message=message,
     )
@@ -369,11 +368,11 @@ def _profiles_page(message: str | None = None, status: int = 200) -> Response:
 @login_required
 def create_profile() -> Response:
     """A new, empty profile; its page opens to add offers."""
-    user = require_partner_admin()
+    user = require_staff()
     try:
         profile = profiles.create_profile(user, request.form.get("name", ""))
     except profiles.ProfileError as refused:
-        return _profiles_page(str(refused), REFUSED)
+        return _profiles_page(user, str(refused), REFUSED)
     return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
 
 
@@ -391,8 +390,7 @@ def refresh_catalogue() -> Response:
 @login_required
 def profile_detail(profile_id: int) -> Response:
     """One profile: its offers and prices, the catalogue to add from, its customers."""
-    require_partner_admin()
-    return _profile_page(profiles.get(profile_id))
+    return _profile_page(profiles.get(profile_id, require_staff()))
 
 
 def _profile_page(profile: SalesProfile, message: str | None = None, status: int = 200) -> Response:
@@ -416,8 +414,8 @@ def _profile_page(profile: SalesProfile, message: str | None = None, status: int
 @login_required
 def set_profile_offer(profile_id: int) -> Response:
     """Add an offer to the profile, or change its price and limits."""
-    user = require_partner_admin()
-    profile = profiles.get(profile_id)
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
     form = request.form
     terms = profiles.OfferTerms(
         offer_id=form.get("offer_id", ""),
@@ -438,8 +436,8 @@ def set_profile_offer(profile_id: int) -> Response:
 @login_required
 def remove_profile_offer(profile_id: int) -> Response:
     """Take an offer out of the profile."""
-    user = require_partner_admin()
-    profile = profiles.get(profile_id)
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
     profiles.remove_offer(user, profile, request.form.get("offer_id", ""))
     return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
 
@@ -448,8 +446,8 @@ def remove_profile_offer(profile_id: int) -> Response:
 @login_required
 def assign_profile(profile_id: int) -> Response:
     """Give a customer this profile (or, with remove, take it away: its storefront closes)."""
-    user = require_partner_admin()
-    profile = profiles.get(profile_id)
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
     company = get_customer_for_staff(request.form.get("customer", ""))
     profiles.assign(user, company, None if request.form.get("remove") else profile.id)
     return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
@@ -459,8 +457,8 @@ def assign_profile(profile_id: int) -> Response:
 @login_required
 def set_profile_approvals(profile_id: int) -> Response:
     """Which orders of this profile's customers wait for approval."""
-    user = require_partner_admin()
-    profile = profiles.get(profile_id)
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
     try:
         profiles.set_approvals(
             user, profile, request.form.get("above", ""), request.form.get("every") == "1"

@@ -12,10 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, ChangeRequest, Subscription
+from app.models import AuditEvent, ChangeRequest, Customer, Subscription
+from app.services import catalogue, profiles
 from tests.support.processes import Emulator
 from tests.support.signin import csrf_token
-from tests.support.storefront import BP, E3, VISIO, open_store
+from tests.support.storefront import BP, E3, VISIO, open_store, staff
 
 CO = "/c/cust-contoso"
 NW = "/c/cust-northwind"
@@ -193,3 +194,42 @@ def test_an_admin_reviews_the_totals_and_commitment_confirms_and_the_order_is_bo
             db.session.scalars(select(AuditEvent.kind).where(AuditEvent.customer_id.is_not(None)))
         )
         assert {"order.requested", "order.bought"} <= kinds
+
+
+def test_a_reseller_admin_manages_profiles_for_its_own_customers_only(
+    app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    with app.app_context():
+        catalogue.refresh()
+        partners = profiles.create_profile(staff(), "Partner's own")
+        partners_id = partners.id
+    rita = signed_in("rita@fabrikam.example")  # reseller admin of Fabrikam IT (Northwind)
+    page = rita.get("/admin/profiles").get_data(as_text=True)
+    assert "Partner's own" not in page and "Refresh the catalogue" not in page
+    token = csrf_token(page)
+    made = rita.post("/admin/profiles", data={"csrf_token": token, "name": "Fabrikam basics"})
+    assert made.status_code == 303
+    profile_url = made.headers["Location"]
+    added = rita.post(
+        f"{profile_url}/offers",
+        data={"csrf_token": token, "offer_id": BP, "price_kind": "margin", "amount": "12"},
+    )
+    assert added.status_code == 303
+    given = rita.post(
+        f"{profile_url}/customers", data={"csrf_token": token, "customer": "cust-northwind"}
+    )
+    assert given.status_code == 303
+    assert "Northwind Traders" in rita.get(profile_url).get_data(as_text=True)
+    # Not the partner's profiles, not another reseller's customers.
+    assert rita.get(f"/admin/profiles/{partners_id}").status_code == 404
+    other = rita.post(
+        f"{profile_url}/customers", data={"csrf_token": token, "customer": "cust-contoso"}
+    )
+    assert other.status_code == 404
+    assert rita.post("/admin/catalogue/refresh", data={"csrf_token": token}).status_code == 403
+    ann = signed_in("ann@northwind.example")
+    store = ann.get(f"{NW}/store").get_data(as_text=True)
+    assert "$25.87 per seat per month — annual term, billed monthly (+5 %)" in store  # 23.10+12 %
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None and profiles.profile_of(customer) is None

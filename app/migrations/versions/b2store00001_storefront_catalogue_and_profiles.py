@@ -45,12 +45,16 @@ def upgrade():
     op.create_table('sales_profile',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('reseller_id', sa.Integer(), nullable=True),
     sa.Column('approval_above', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('approve_all', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['reseller_id'], ['reseller.id'], name=op.f('fk_sales_profile_reseller_id_reseller')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_profile')),
     sa.UniqueConstraint('name', name=op.f('uq_sales_profile_name'))
     )
+    with op.batch_alter_table('sales_profile', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sales_profile_reseller_id'), ['reseller_id'], unique=False)
     op.create_table('profile_offer',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('profile_id', sa.Integer(), nullable=False),
@@ -92,6 +96,8 @@ def downgrade():
     with op.batch_alter_table('profile_offer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_profile_offer_profile_id'))
     op.drop_table('profile_offer')
+    with op.batch_alter_table('sales_profile', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sales_profile_reseller_id'))
     op.drop_table('sales_profile')
     with op.batch_alter_table('catalogue_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_catalogue_item_product_id'))
