@@ -93,7 +93,9 @@ def _save_cart(company: Customer, lines: list[rules.Line]) -> None:
     session["carts"] = carts
 
 
-def _render(company: Customer, role: Role, *, message: str | None = None, **extra: Any) -> dict:
+def _render(
+    company: Customer, role: Role, *, message: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """What the page and its partials show."""
     filters = catalogue.CatalogueFilter.from_args(request.args)
     cart = _cart(company)
