@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
         reconciliation,
         rendering,
         security,
+        storefront,
     )
 
     rendering.register(app)  # page or partial, and Vary, the same for every view
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(reconciliation.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(storefront.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

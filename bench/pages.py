@@ -46,11 +46,15 @@ from sqlalchemy import event, insert, select
 
 from app.extensions import db
 from app.models import (
+    CatalogueItem,
     ChangeRequest,
     Customer,
+    CustomerProfile,
     DirectoryUser,
     Partner,
+    ProfileOffer,
     Reseller,
+    SalesProfile,
     StaffRole,
     Subscription,
     Tranche,
@@ -201,6 +205,7 @@ def seed(app: Flask, size: Size, *, seed_value: int = SEED) -> Seeded:
             ],
         )
         _people(conn, rng, customer_ids[PEOPLE], size.people)
+        _storefront(conn, customer_ids[LICENSES])
         db.session.commit()
         return Seeded(
             user_id=int(user_id),
@@ -253,6 +258,56 @@ def _subscription(
             "synced_at": NOW,
         },
         tranches,
+    )
+
+
+def _storefront(conn: Any, customer_id: int) -> None:
+    """A catalogue of the offers with prices per term and billing, and a profile with all of
+    them at cost + 15 %, given to the license page's customer (its storefront is open)."""
+    conn.execute(
+        insert(CatalogueItem.__table__),
+        [
+            {
+                "market": "US",
+                "offer_id": offer,
+                "catalog_item_id": f"{offer}:BENCH",
+                "product_id": offer.split(":")[0],
+                "title": name,
+                "publisher": "Microsoft Corporation",
+                "segment": "commercial",
+                "azure_sku_id": sku,
+                "prerequisites": [],
+                "min_quantity": 1,
+                "max_quantity": 10000,
+                "is_trial": False,
+                "currency": "USD",
+                "prices": [
+                    {"term": t, "billing": b, "monthly": price, "currency": "USD"}
+                    for t, b, price in (
+                        ("P1M", "monthly", "12.00"),
+                        ("P1Y", "monthly", "10.50"),
+                        ("P1Y", "annual", "10.00"),
+                    )
+                ],
+                "refreshed_at": NOW,
+            }
+            for offer, sku, name in OFFERS
+        ],
+    )
+    profile_id = conn.execute(
+        insert(SalesProfile.__table__).values(name="Bench profile", created_at=NOW)
+    ).inserted_primary_key[0]
+    conn.execute(
+        insert(ProfileOffer.__table__),
+        [
+            {"profile_id": profile_id, "offer_id": offer, "margin_percent": 15}
+            for offer, *_ in OFFERS
+        ],
+    )
+    conn.execute(
+        insert(CustomerProfile.__table__).values(
+            customer_id=customer_id, profile_id=profile_id, assigned_at=NOW
+        )
     )
 
 
@@ -616,6 +671,12 @@ def pages(seeded: Seeded) -> list[tuple[str, str, str, int]]:
             f"/c/{seeded.people_customer}/people",
             '<tr id="person-',
             min(seeded.people, 50),
+        ),
+        (
+            "storefront",
+            f"/c/{seeded.license_customer}/store",
+            '<tr id="offer-',
+            len(OFFERS),
         ),
         (
             "admin customer list, page 1",

@@ -309,14 +309,29 @@ def product_offers(product_id: str) -> list[Offer]:
 
 
 CURRENCY_SYMBOL = "$"
+# Rule 15 (PRODUCT.md): since 2025-04-01 an annual or three-year term billed monthly costs 5 %
+# more than the same term paid upfront; a monthly term costs about 20 % more than an annual
+# one. An offer's `unit_price` is its annual-term price paid upfront, per seat per month.
+MONTHLY_BILLING_UPLIFT = 0.05
+MONTHLY_TERM_UPLIFT = 0.20
 
 
-def pricing(item: Offer, quantity: int, term: str) -> dict[str, float]:
+def seat_price(item: Offer, term: str, cycle: str) -> float:
+    """What one seat costs per month on `term` billed `cycle` (USD, rounded to cents)."""
+    price = item.unit_price
+    if term == "P1M":
+        price *= 1 + MONTHLY_TERM_UPLIFT
+    elif cycle == "monthly":
+        price *= 1 + MONTHLY_BILLING_UPLIFT
+    return round(price + 1e-9, 2)
+
+
+def pricing(item: Offer, quantity: int, term: str, cycle: str = "annual") -> dict[str, float]:
     """A line item's ``pricing`` (cart-resources.md, Pricing; create-a-cart.md's new commerce
     example: ``extendedPrice`` is the seat price * quantity * the months of the term). The
-    emulator has one price per seat per month and no discounts or proration, so the first
-    four prices are that price."""
-    price = round(item.unit_price, 2)
+    seat price is the one of the term and billing cycle (`seat_price`); no discounts or
+    proration, so the first four prices are that price."""
+    price = seat_price(item, term, cycle)
     return {
         "listPrice": price,
         "discountedPrice": price,
@@ -341,6 +356,22 @@ def billing_cycles(term: str) -> list[str]:
 def _link(uri: str) -> dict[str, Any]:
     """A link as Partner Center writes one (uri, method, headers)."""
     return {"uri": uri, "method": "GET", "headers": []}
+
+
+def term_prices(item: Offer, term: str) -> list[dict[str, Any]]:
+    """The prices of one term of an availability, one per billing cycle (an emulator
+    extension: Partner Center publishes them in its new-commerce license-based price sheet,
+    whose rows carry TermDuration, BillingPlan, UnitPrice and Currency; docs/storefront.md).
+    ``unitPrice`` is per seat per month."""
+    return [
+        {
+            "billingCycle": cycle,
+            "unitPrice": seat_price(item, term, cycle),
+            "currencyCode": CURRENCY,
+            "unitOfMeasure": "1 seat per month",
+        }
+        for cycle in ([] if item.is_trial else billing_cycles(term))
+    ]
 
 
 def product_json(product_id: str) -> dict[str, Any]:
@@ -438,6 +469,7 @@ def availability_json(item: Offer) -> dict[str, Any]:
                 "id": term_id(item, term),
                 "description": f"{term} commitment",
                 "billingCycles": billing_cycles(term),
+                "prices": term_prices(item, term),
                 "cancellationPolicies": [] if item.is_trial else [{"refundOptions": []}],
             }
             for term in item.terms

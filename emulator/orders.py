@@ -70,7 +70,7 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
         "provisioningContext": raw.get("provisioningContext") or {},
         "participants": participants,
         "orderGroup": "0",
-        "pricing": catalogue.pricing(item, quantity, term),
+        "pricing": catalogue.pricing(item, quantity, term, cycle),
     }
 
 

@@ -2,6 +2,7 @@
 
 from app.models.adjustment import AdjustmentRun
 from app.models.audit import AuditEvent
+from app.models.catalogue import CatalogueItem, CustomerProfile, ProfileOffer, SalesProfile
 from app.models.directory import DirectoryUser, UserLicense
 from app.models.jobs import SyncRun
 from app.models.licensing import ChangeRequest, Subscription, Tranche
@@ -11,12 +12,16 @@ from app.models.tenancy import Customer, Partner, Reseller
 __all__ = [
     "AdjustmentRun",
     "AuditEvent",
+    "CatalogueItem",
     "ChangeRequest",
     "Customer",
+    "CustomerProfile",
     "DirectoryUser",
     "Membership",
     "Partner",
+    "ProfileOffer",
     "Reseller",
+    "SalesProfile",
     "StaffRole",
     "Subscription",
     "SyncRun",

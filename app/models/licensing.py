@@ -125,7 +125,11 @@ class ChangeRequest(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id"), index=True)
+    # NULL for an order of the storefront until it is bought (typed int: every other kind has
+    # one, and the queries that read it select changes of a subscription).
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscription.id"), index=True, nullable=True
+    )
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     requested_by: Mapped[str] = mapped_column(String(320))
     kind: Mapped[str] = mapped_column(String(32))

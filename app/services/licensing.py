@@ -548,15 +548,16 @@ def retry_change(user: User, role: Role, customer: Customer, change_id: int) -> 
         raise ChangeRefused(f"Your role ({role.label}) cannot do this.")
     if change.state != "failed":
         return change
-    if outbox.open_change(change.subscription) is not None:
+    sub = change.subscription if change.subscription_id is not None else None
+    if sub is not None and outbox.open_change(sub) is not None:
         raise ChangeRefused("A change of this subscription is still being applied; wait for it.")
     outbox.prepare_retry(change)
     audit.record(
         f"change.{change.kind}",
         actor=user,
         customer_id=customer.id,
-        object_type="subscription",
-        object_id=change.subscription.pc_id,
+        object_type="subscription" if sub is not None else "order",
+        object_id=sub.pc_id if sub is not None else str(change.id),
         after=dict(change.params),
         outcome="retried",
         message=change.summary,

@@ -70,7 +70,7 @@ def open_change(sub: Subscription) -> ChangeRequest | None:
 def create(
     *,
     customer: Customer,
-    sub: Subscription,
+    sub: Subscription | None,
     actor: User | str,
     kind: str,
     params: Mapping[str, Any],
@@ -78,19 +78,20 @@ def create(
     summary: str,
     audit_event: Mapping[str, Any],
     enqueue_now: bool = True,
+    state: str = "pending",
 ) -> ChangeRequest:
     """Write the change (pending) and its audit event in one transaction, then (unless
     `enqueue_now` is off) hand it to a worker. The same key returns the first change."""
     change = ChangeRequest(
         customer_id=customer.id,
-        subscription_id=sub.id,
+        subscription_id=sub.id if sub is not None else None,
         requested_by_id=actor.id if isinstance(actor, User) else None,
         requested_by=(actor.email or actor.name) if isinstance(actor, User) else actor,
         kind=kind,
         params=dict(params),
         idempotency_key=key,
         request_id=str(uuid.uuid4()),
-        state="pending",
+        state=state,
         summary=summary,
     )
     db.session.add(change)
@@ -101,12 +102,12 @@ def create(
         again = find(key, customer)
         if again is not None:
             return again
-        if open_change(sub) is not None:  # two different changes raced: the first wins
+        if sub is not None and open_change(sub) is not None:  # two raced: the first wins
             raise ChangeBusy() from None
         raise
     audit.record(actor=actor, customer_id=customer.id, message=summary, **audit_event)
     db.session.commit()
-    if enqueue_now:
+    if enqueue_now and change.is_open:
         enqueue(change)
     return change
 
@@ -207,7 +208,7 @@ def prepare_retry(change: ChangeRequest) -> None:
     same operation, carried out at most once); otherwise it gets a new id, so Partner
     Center does not answer the retry with the old refusal."""
     change.state, change.outcome, change.finished_at = "pending", None, None
-    if not was_sent(change):
+    if not was_sent(change) and change.kind != "order":  # an order's checkout is replayed
         change.request_id = str(uuid.uuid4())
 
 
@@ -299,3 +300,29 @@ def requeue_stuck(
     for change in again:
         enqueue(change)
     return [change.id for change in again]
+
+
+def create_order(
+    *,
+    customer: Customer,
+    actor: User,
+    params: Mapping[str, Any],
+    key: str,
+    summary: str,
+    audit_event: Mapping[str, Any],
+    state: str = "pending",
+) -> ChangeRequest:
+    """An order of the storefront: a change with no subscription yet (it creates one), the
+    same row, audit and queue as every change. An order that waits for approval (`state`
+    "to_approve") is not queued until approved."""
+    return create(
+        customer=customer,
+        sub=None,
+        actor=actor,
+        kind="order",
+        params=params,
+        key=key,
+        summary=summary,
+        audit_event=audit_event,
+        state=state,
+    )

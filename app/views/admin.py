@@ -20,8 +20,17 @@ from werkzeug.wrappers import Response
 
 from app.domain.roles import Role
 from app.domain.settings import SETTINGS, SPECS, SettingError
-from app.models import Customer, StaffRole, User
-from app.services import access, audit_log, branding, console, customers
+from app.models import Customer, SalesProfile, StaffRole, User
+from app.services import (
+    access,
+    audit_log,
+    branding,
+    catalogue,
+    console,
+    customers,
+    orders,
+    profiles,
+)
 from app.services import settings as settings_service
 from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
 from app.views.guards import get_customer_for_staff, require_partner_admin, require_staff
@@ -345,3 +354,166 @@ def _branding_page(
         max_width=branding.LOGO_MAX_WIDTH,
         max_height=branding.LOGO_MAX_HEIGHT,
     )
+
+
+# --- products-for-sale profiles (the storefront) -------------------------------------------
+
+
+@bp.get("/profiles")
+@login_required
+def profile_list() -> Response:
+    """The products-for-sale profiles, a form for a new one, and the catalogue's state."""
+    return _profiles_page(require_staff())
+
+
+def _profiles_page(user: User, message: str | None = None, status: int = 200) -> Response:
+    return page_or_partial(
+        "admin/profiles.html",
+        "admin/profiles.html",
+        status=status,
+        profiles=profiles.all_profiles(user),
+        catalogue_items=len(catalogue.items()),
+        message=message,
+    )
+
+
+@bp.post("/profiles")
+@login_required
+def create_profile() -> Response:
+    """A new, empty profile; its page opens to add offers."""
+    user = require_staff()
+    try:
+        profile = profiles.create_profile(user, request.form.get("name", ""))
+    except profiles.ProfileError as refused:
+        return _profiles_page(user, str(refused), REFUSED)
+    return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.post("/catalogue/refresh")
+@login_required
+def refresh_catalogue() -> Response:
+    """Queue a refresh of the catalogue from Partner Center."""
+    require_partner_admin()
+    catalogue.request_refresh()
+    flash("The catalogue is being refreshed from Partner Center; reload in a minute.", "success")
+    return redirect(url_for("admin.profile_list"), 303)
+
+
+@bp.get("/profiles/<int:profile_id>")
+@login_required
+def profile_detail(profile_id: int) -> Response:
+    """One profile: its offers and prices, the catalogue to add from, its customers."""
+    return _profile_page(profiles.get(profile_id, require_staff()))
+
+
+def _profile_page(profile: SalesProfile, message: str | None = None, status: int = 200) -> Response:
+    filters = catalogue.CatalogueFilter.from_args(request.args)
+    chosen = {o.offer_id for o in profile.offers}
+    return page_or_partial(
+        "admin/profile.html",
+        "admin/profile.html",
+        status=status,
+        profile=profile,
+        items=catalogue.by_offer(chosen),
+        available=[i for i in catalogue.search(filters) if i.offer_id not in chosen],
+        filters=filters,
+        customers=profiles.customers_of(profile),
+        all_customers=access.companies(current_user),
+        message=message,
+    )
+
+
+@bp.post("/profiles/<int:profile_id>/offers")
+@login_required
+def set_profile_offer(profile_id: int) -> Response:
+    """Add an offer to the profile, or change its price and limits."""
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
+    form = request.form
+    terms = profiles.OfferTerms(
+        offer_id=form.get("offer_id", ""),
+        price_kind=form.get("price_kind", "margin"),
+        amount=form.get("amount", ""),
+        min_quantity=form.get("min_quantity", ""),
+        max_quantity=form.get("max_quantity", ""),
+        needs_approval=form.get("needs_approval") == "1",
+    )
+    try:
+        profiles.set_offer(user, profile, terms)
+    except profiles.ProfileError as refused:
+        return _profile_page(profile, str(refused), REFUSED)
+    return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.post("/profiles/<int:profile_id>/offers/remove")
+@login_required
+def remove_profile_offer(profile_id: int) -> Response:
+    """Take an offer out of the profile."""
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
+    profiles.remove_offer(user, profile, request.form.get("offer_id", ""))
+    return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.post("/profiles/<int:profile_id>/customers")
+@login_required
+def assign_profile(profile_id: int) -> Response:
+    """Give a customer this profile (or, with remove, take it away: its storefront closes)."""
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
+    company = get_customer_for_staff(request.form.get("customer", ""))
+    profiles.assign(user, company, None if request.form.get("remove") else profile.id)
+    return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.post("/profiles/<int:profile_id>/approvals")
+@login_required
+def set_profile_approvals(profile_id: int) -> Response:
+    """Which orders of this profile's customers wait for approval."""
+    user = require_staff()
+    profile = profiles.get(profile_id, user)
+    try:
+        profiles.set_approvals(
+            user, profile, request.form.get("above", ""), request.form.get("every") == "1"
+        )
+    except profiles.ProfileError as refused:
+        return _profile_page(profile, str(refused), REFUSED)
+    return redirect(url_for("admin.profile_detail", profile_id=profile.id), 303)
+
+
+@bp.get("/approvals")
+@login_required
+def approvals() -> Response:
+    """Orders waiting for approval, of the customers this administrator manages."""
+    user = require_staff()
+    return _approvals_page(user)
+
+
+def _approvals_page(user: User, message: str | None = None, status: int = 200) -> Response:
+    waiting = orders.awaiting_approval(user)
+    names = {c.id: c.name for c in access.companies(user)}
+    return page_or_partial(
+        "admin/approvals.html",
+        "admin/approvals.html",
+        status=status,
+        waiting=waiting,
+        names=names,
+        message=message,
+    )
+
+
+@bp.post("/approvals/<int:order_id>")
+@login_required
+def decide_approval(order_id: int) -> Response:
+    """Approve an order (it is bought) or reject it with a reason the buyer reads."""
+    user = require_staff()
+    try:
+        orders.decide(
+            user,
+            order_id,
+            approve=request.form.get("decision") == "approve",
+            reason=request.form.get("reason", ""),
+        )
+    except orders.OrderRefused as refused:
+        return _approvals_page(user, str(refused), REFUSED)
+    return redirect(url_for("admin.approvals"), 303)

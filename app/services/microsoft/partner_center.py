@@ -189,6 +189,27 @@ class PcCatalogueSku:
 
 
 @dataclass(frozen=True)
+class PcPrice:
+    """The price of one seat per month on one term and billing cycle, in its currency."""
+
+    term: str
+    billing_cycle: str
+    unit_price: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class PcAvailability:
+    """An availability of a SKU (what a cart buys), with its terms and their prices."""
+
+    catalog_item_id: str
+    segment: str
+    currency: str
+    prices: tuple[PcPrice, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class CartLine:
     """One line of a cart: what to buy, how many, on which terms, for which resellers."""
 
@@ -490,6 +511,39 @@ class PartnerCenterClient:
             f"/products/{_q(product_id)}/skus/{_q(sku)}/availabilities", {"country": country}
         )
         return [item["catalogItemId"] for item in answer.get("items", [])]
+
+    def availability_details(
+        self, product_id: str, sku: str, country: str = "US"
+    ) -> list[PcAvailability]:
+        """A SKU's availabilities with the price of each term and billing cycle (the storefront
+        catalogue; shapes in docs/storefront.md)."""
+        answer = self._get(
+            f"/products/{_q(product_id)}/skus/{_q(sku)}/availabilities", {"country": country}
+        )
+        result = []
+        for item in answer.get("items", []):
+            currency = str((item.get("defaultCurrency") or {}).get("code") or "USD")
+            prices = tuple(
+                PcPrice(
+                    term=str(term.get("duration", "")),
+                    billing_cycle=str(price.get("billingCycle", "")),
+                    unit_price=Decimal(str(price["unitPrice"])),
+                    currency=str(price.get("currencyCode") or currency),
+                )
+                for term in item.get("terms") or []
+                for price in term.get("prices") or []
+                if price.get("unitPrice") is not None
+            )
+            result.append(
+                PcAvailability(
+                    catalog_item_id=item["catalogItemId"],
+                    segment=str(item.get("segment", "")),
+                    currency=currency,
+                    prices=prices,
+                    raw=item,
+                )
+            )
+        return result
 
     def provisioning_sku(self, customer_id: str, subscription_id: str) -> str | None:
         """The Entra SKU id a subscription licenses (provisioningstatus)."""

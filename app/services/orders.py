@@ -1,0 +1,358 @@
+"""Storefront orders: request (check + outbox + audit + enqueue) and apply (the job buys).
+
+The same shape as a quantity change (ARCHITECTURE.md): `request_order` checks the cart
+against the rules with what we know, writes an outbox row of kind "order" and its audit event
+in one transaction, and enqueues the provisioning job. The job calls `apply_order`, which
+re-checks the rules against the customer's subscriptions fresh from Partner Center, buys
+through a Partner Center cart with the order's own request id, syncs the new subscription in
+and records the outcome. Running it twice buys once: once the rules passed for an order, a
+second run only repeats the same cart and checkout request ids, which Partner Center replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.domain import storefront as rules
+from app.domain.decision import RuleViolation
+from app.domain.nce import seats
+from app.domain.roles import Role
+from app.extensions import db
+from app.models import ChangeRequest, Customer, Subscription, User
+from app.models._types import utcnow
+from app.services import access, audit, offers, outbox, profiles, storefront, sync
+from app.services.errors import NotFound
+from app.services.microsoft import factory
+from app.services.microsoft.http import MicrosoftError
+from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
+
+KIND = "order"
+AWAITING = "to_approve"  # an order that waits for the partner's approval (state is String(16))
+
+
+class OrderRefused(Exception):
+    """The order cannot be accepted; the message says why in words a person understands."""
+
+
+def _reseller_refusal(customer: Customer) -> str | None:
+    """Indirect model (rule 13): nothing is bought for a customer of a reseller whose
+    relationship with the provider is not authorised."""
+    reseller = customer.reseller
+    if reseller is not None and reseller.relationship_status != "authorised":
+        return (
+            f"{reseller.name}, the reseller of {customer.name}, has no authorised reseller "
+            "relationship with the partner, so nothing can be bought for it now. Ask the "
+            "partner to authorise the relationship."
+        )
+    return None
+
+
+def describe(
+    lines: Sequence[rules.Line], titles: dict[str, str], trials: frozenset[str] = frozenset()
+) -> str:
+    """'Buy 5 seats of Microsoft 365 Business Premium (annual term, billed monthly (+5 %))'."""
+    parts = [
+        f"{seats(line.quantity)} of {titles.get(line.offer_id, line.offer_id)} ("
+        + (
+            rules.TRIAL_TEXT
+            if line.offer_id in trials
+            else rules.describe_option(line.term, line.billing)
+        )
+        + ")"
+        for line in lines
+    ]
+    return "Buy " + "; ".join(parts)
+
+
+def request_order(
+    user: User,
+    role: Role,
+    customer: Customer,
+    lines: Sequence[rules.Line],
+    *,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> ChangeRequest:
+    """Accept an order for the worker, or refuse it with the reason (nothing is written but
+    the audit of the refusal). The same idempotency key returns the same order."""
+    now = now or utcnow()
+    existing = outbox.find(idempotency_key, customer)
+    if existing is not None:
+        return existing
+    if role < Role.ADMIN:
+        raise OrderRefused(
+            f"Your role ({role.label}) cannot buy new products; an Admin of {customer.name} can."
+        )
+    refusal = _reseller_refusal(customer)
+    quote = storefront.quote(customer, lines, now)
+    if refusal is None:
+        decision = storefront.check(customer, lines)
+        refusal = None if decision.allowed else decision.reason
+    if refusal is not None:
+        audit.record(
+            "order.requested",
+            actor=user,
+            customer_id=customer.id,
+            object_type="order",
+            after={"lines": [_line_json(line) for line in lines]},
+            outcome="refused",
+            message=refusal,
+        )
+        db.session.commit()
+        raise OrderRefused(refusal)
+    titles = {q.line.offer_id: q.title for q in quote.lines}
+    params: dict[str, Any] = {
+        "lines": [
+            {
+                **_line_json(q.line),
+                "catalog_item_id": q.catalog_item_id,
+                "title": q.title,
+                "monthly": str(q.option.monthly.amount),
+                "currency": q.option.monthly.currency,
+                "trial": q.option_text == rules.TRIAL_TEXT,
+            }
+            for q in quote.lines
+        ],
+    }
+    trials = frozenset(q.line.offer_id for q in quote.lines if q.option_text == rules.TRIAL_TEXT)
+    summary = describe(lines, titles, trials)
+    waits = approval_needed(customer, lines, quote.per_month)
+    if waits is not None:
+        params["approval"] = waits
+    return outbox.create_order(
+        customer=customer,
+        actor=user,
+        params=params,
+        key=idempotency_key,
+        summary=summary,
+        audit_event={
+            "kind": "order.requested",
+            "object_type": "order",
+            "after": params,
+            "outcome": "requested" if waits is None else AWAITING,
+        },
+        state="pending" if waits is None else AWAITING,
+    )
+
+
+def approval_needed(
+    customer: Customer, lines: Sequence[rules.Line], per_month: rules.Money | None
+) -> str | None:
+    """Why this order waits for the partner's approval (the customer's profile says), or None."""
+    profile = profiles.profile_of(customer)
+    if profile is None:
+        return None
+    wanted = {line.offer_id for line in lines}
+    flagged = [o.offer_id for o in profile.offers if o.needs_approval and o.offer_id in wanted]
+    titles = {o.offer_id: o.item.title for o in (storefront.offer_facts(customer) or {}).values()}
+    return rules.approval_reason(
+        per_month,
+        above=profile.approval_above,
+        every_order=profile.approve_all,
+        flagged=[titles.get(o, o) for o in flagged],
+    )
+
+
+def awaiting_approval(approver: User) -> list[ChangeRequest]:
+    """Orders waiting for approval, of the customers this administrator manages, oldest first."""
+    customers = access.companies_query(approver).with_only_columns(Customer.id).order_by(None)
+    return list(
+        db.session.scalars(
+            select(ChangeRequest)
+            .where(
+                ChangeRequest.kind == KIND,
+                ChangeRequest.state == AWAITING,
+                ChangeRequest.customer_id.in_(customers.scalar_subquery()),
+            )
+            .order_by(ChangeRequest.id)
+        )
+    )
+
+
+def decide(approver: User, change_id: int, *, approve: bool, reason: str = "") -> ChangeRequest:
+    """Approve an order (it is queued and bought) or reject it with a reason (audited)."""
+    change = db.session.get(ChangeRequest, change_id)
+    customer = db.session.get(Customer, change.customer_id) if change is not None else None
+    if (
+        change is None
+        or customer is None
+        or change.kind != KIND
+        or not access.is_staff(approver)
+        or access.role_on(approver, customer) is None
+    ):
+        raise NotFound(change_id)
+    if change.state != AWAITING:
+        raise OrderRefused(f"This order is no longer waiting for approval (it is {change.state}).")
+    reason = " ".join(reason.split())[:500]
+    who = approver.name or approver.email or "the partner"
+    if approve:
+        change.state = "pending"
+        message = f"Approved by {who}" + (f": {reason}" if reason else ".")
+    else:
+        if not reason:
+            raise OrderRefused("Say why the order is rejected; the buyer will read it.")
+        message = f"Rejected by {who}: {reason}"
+        outbox.finish(change, "rejected", message + " Nothing was bought.")
+    audit.record(
+        f"order.{'approved' if approve else 'rejected'}",
+        actor=approver,
+        customer_id=customer.id,
+        object_type="order",
+        object_id=str(change.id),
+        outcome="ok",
+        message=message,
+    )
+    db.session.commit()
+    if approve:
+        outbox.enqueue(change)
+    return change
+
+
+def _line_json(line: rules.Line) -> dict[str, Any]:
+    return {
+        "offer_id": line.offer_id,
+        "quantity": line.quantity,
+        "term": line.term,
+        "billing": line.billing,
+    }
+
+
+def lines_of(change: ChangeRequest) -> list[rules.Line]:
+    """The cart lines an order asked for."""
+    return [
+        rules.Line(str(p["offer_id"]), int(p["quantity"]), str(p["term"]), str(p["billing"]))
+        for p in change.params.get("lines", [])
+    ]
+
+
+def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
+    """Buy an accepted order at Partner Center and record the outcome (safe to repeat)."""
+    change, started = outbox.start(change_id)
+    if not started:
+        return change
+    customer = db.session.get(Customer, change.customer_id)
+    assert customer is not None
+    lines = lines_of(change)
+    client = pc or factory.partner_center()
+    bought: list[str] = []
+    try:
+        refusal = _reseller_refusal(customer)
+        if refusal is not None:
+            raise OrderRefused(refusal)
+        if not change.params.get("checked_at"):
+            _recheck(client, customer, lines)
+            # From here on the order may reach Partner Center: a second run repeats the
+            # same requests (replayed) instead of checking against its own purchase.
+            change.params = {**change.params, "checked_at": utcnow().isoformat()}
+        db.session.commit()  # never hold a database write lock across a Microsoft call
+        reseller = customer.reseller.pc_id if customer.reseller is not None else None
+        result = client.buy(
+            customer.pc_id,
+            [
+                CartLine(
+                    catalog_item_id=str(p["catalog_item_id"]),
+                    quantity=int(p["quantity"]),
+                    term_duration=str(p["term"]),
+                    billing_cycle=str(p["billing"]),
+                    reseller_of_record=reseller,
+                )
+                for p in change.params["lines"]
+            ],
+            request_id=change.request_id,
+            attest_partner_of_record=reseller is not None,
+        )
+        bought = [line.subscription_id for line in result]
+        sync.sync_customer(customer.pc_id, pc=client, with_users=False)
+        change = db.session.get(ChangeRequest, change_id) or change
+        first = db.session.scalar(
+            select(Subscription).where(
+                Subscription.customer_id == customer.id, Subscription.pc_id.in_(bought)
+            )
+        )
+        if first is not None:
+            change.subscription_id = first.id
+        where = (
+            "It is on the license page."
+            if first is not None
+            else "It appears on the license page after the next sync."
+        )
+        outbox.finish(change, "done", f"Done: {_bought_text(change)}. {where}")
+    except RuleViolation as violation:
+        db.session.rollback()
+        outbox.finish(change, "failed", violation.decision.reason + " Nothing was bought.")
+    except OrderRefused as refused:
+        db.session.rollback()
+        outbox.finish(change, "failed", str(refused))
+    except MicrosoftError as error:
+        db.session.rollback()
+        if _refused(error):  # nothing was bought: a new attempt must check the rules again
+            change.params = {k: v for k, v in change.params.items() if k != "checked_at"}
+        outbox.finish(change, "failed", _microsoft_text(error))
+    finally:
+        if pc is None:
+            client.close()
+    audit.record(
+        f"order.{'bought' if change.state == 'done' else 'failed'}",
+        actor=f"job:change-{change.id}",
+        customer_id=customer.id,
+        object_type="order",
+        object_id=",".join(bought)[:64] or None,
+        after={"lines": change.params.get("lines", []), "subscriptions": bought},
+        outcome=change.state,
+        message=change.outcome,
+    )
+    db.session.commit()
+    return change
+
+
+def _recheck(client: PartnerCenterClient, customer: Customer, lines: Sequence[rules.Line]) -> None:
+    """The rules again, with the customer's subscriptions fresh from Partner Center and the
+    profile as it is now (RuleViolation when the order no longer fits)."""
+    fresh = client.subscriptions(customer.pc_id)
+    found = storefront.offer_facts(customer) or {}
+    holdings = rules.Holdings(
+        subscriptions=tuple(rules.Held(s.offer_id, s.quantity, s.status) for s in fresh),
+        copilot=offers.copilot_seats(fresh),
+        copilot_base_offers=storefront.copilot_base_offers(found),
+    )
+    rules.check_cart(lines, storefront.facts_of(found), holdings).require()
+
+
+def _bought_text(change: ChangeRequest) -> str:
+    text = "; ".join(
+        f"bought {seats(int(p['quantity']))} of {p.get('title', p['offer_id'])}"
+        for p in change.params.get("lines", [])
+    )
+    return text[:1].upper() + text[1:]
+
+
+def _refused(error: MicrosoftError) -> bool:
+    """Partner Center refused the order as such (nothing was bought)."""
+    return error.status is not None and 400 <= error.status < 500 and error.status not in (408, 429)
+
+
+def _microsoft_text(error: MicrosoftError) -> str:
+    if error.status == 429:
+        return "Microsoft is busy (too many requests); nothing was bought. Try again shortly."
+    if _refused(error):
+        return f"Microsoft refused the order: {error}. Nothing was bought."
+    return (
+        f"Microsoft could not be reached reliably ({error}). The order may not have gone "
+        "through: check the license page after the next sync before ordering again."
+    )
+
+
+def orders_of(customer: Customer, limit: int = 10) -> list[ChangeRequest]:
+    """The customer's latest orders, newest first."""
+    return list(
+        db.session.scalars(
+            select(ChangeRequest)
+            .where(ChangeRequest.customer_id == customer.id, ChangeRequest.kind == KIND)
+            .order_by(ChangeRequest.id.desc())
+            .limit(limit)
+        )
+    )

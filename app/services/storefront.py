@@ -1,0 +1,203 @@
+"""What a customer's storefront shows and what its cart may hold (read-models and checks).
+
+The offers are those of the customer's products-for-sale profile that the cached catalogue
+has, at the customer's price. The rules (app.domain.storefront) decide with the customer's
+holdings: from our database for the page, from Partner Center for the job (app.services.orders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.domain import storefront as rules
+from app.domain.decision import Decision
+from app.extensions import db
+from app.models import CatalogueItem, Customer, Partner, Subscription
+from app.services import catalogue, offers, profiles
+
+
+@dataclass(frozen=True)
+class StoreOffer:
+    """One offer a customer may buy: the catalogue item and the rules' view of it (its
+    options at the customer's price, its limits)."""
+
+    item: CatalogueItem
+    facts: rules.OfferFacts
+
+    @property
+    def offer_id(self) -> str:
+        return self.item.offer_id
+
+
+def offer_facts(customer: Customer) -> dict[str, StoreOffer] | None:
+    """The offers of the customer's profile that the catalogue has, by offer id; None when
+    the customer has no profile (the storefront is closed)."""
+    profile = profiles.profile_of(customer)
+    if profile is None:
+        return None
+    items = catalogue.by_offer(o.offer_id for o in profile.offers)
+    found: dict[str, StoreOffer] = {}
+    for chosen in profile.offers:
+        item = items.get(chosen.offer_id)
+        if item is None:
+            continue  # not (any more) in the catalogue of the customer's market: not shown
+        options = rules.customer_options(
+            catalogue.options_of(item),
+            rules.Pricing(chosen.margin_percent, chosen.fixed_monthly),
+        )
+        if not options:
+            continue
+        least = max(item.min_quantity, chosen.min_quantity or 1)
+        most = min(item.max_quantity, chosen.max_quantity or rules.MAX_SEATS)
+        found[item.offer_id] = StoreOffer(
+            item,
+            rules.OfferFacts(
+                offer_id=item.offer_id,
+                title=item.title,
+                options=tuple(options),
+                addon=item.addon,
+                prerequisites=frozenset(item.prerequisites),
+                one_per_customer=item.limit_per_customer == 1,
+                min_quantity=least,
+                max_quantity=most,
+                is_trial=item.is_trial,
+            ),
+        )
+    return found
+
+
+def who_to_ask(customer: Customer) -> str:
+    """Who opens the storefront: the customer's reseller, else the partner."""
+    if customer.reseller is not None:
+        return customer.reseller.brand_name or customer.reseller.name
+    partner = db.session.scalar(select(Partner).limit(1))
+    return (partner.brand_name or partner.name) if partner is not None else "your partner"
+
+
+def copilot_base_offers(offer_ids: Iterable[str]) -> frozenset[str]:
+    """Which of these offers are qualifying base licenses of Microsoft 365 Copilot."""
+    return frozenset(o for o in offer_ids if offers.is_copilot_base(o))
+
+
+def holdings(customer: Customer, offer_ids: Iterable[str]) -> rules.Holdings:
+    """What the customer holds, from our database (the last sync and the changes since)."""
+    rows = db.session.execute(
+        select(Subscription.offer_id, Subscription.quantity, Subscription.status).where(
+            Subscription.customer_id == customer.id
+        )
+    ).all()
+    return rules.Holdings(
+        subscriptions=tuple(rules.Held(o, q, s) for o, q, s in rows),
+        copilot=offers.customer_copilot_seats(customer.id),
+        copilot_base_offers=copilot_base_offers(offer_ids),
+    )
+
+
+def facts_of(found: Mapping[str, StoreOffer]) -> dict[str, rules.OfferFacts]:
+    return {offer_id: offer.facts for offer_id, offer in found.items()}
+
+
+def check(customer: Customer, lines: Sequence[rules.Line]) -> Decision:
+    """May the customer buy this cart now (profile, limits, add-ons, one per customer)?"""
+    found = offer_facts(customer) or {}
+    return rules.check_cart(lines, facts_of(found), holdings(customer, found))
+
+
+def check_added(customer: Customer, cart: Sequence[rules.Line], line: rules.Line) -> Decision:
+    """May `line` join the cart (with the lines already in it)?"""
+    found = offer_facts(customer) or {}
+    return rules.check_line(line, facts_of(found), holdings(customer, found), cart)
+
+
+@dataclass(frozen=True)
+class QuotedLine:
+    """A cart line with its price, totals and commitment in words."""
+
+    line: rules.Line
+    title: str
+    catalog_item_id: str
+    option: rules.PriceOption
+    totals: rules.Totals
+    option_text: str
+    commitment: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The cart priced: each line, and the totals per month and over the terms."""
+
+    lines: tuple[QuotedLine, ...]
+    per_month: rules.Money | None
+    over_terms: rules.Money | None
+
+
+def quote(customer: Customer, lines: Sequence[rules.Line], now: datetime) -> Quote:
+    """Price the cart's lines that the customer may still see (others are left out)."""
+    found = offer_facts(customer) or {}
+    quoted = []
+    for line in lines:
+        offer = found.get(line.offer_id)
+        option = offer.facts.option(line.term, line.billing) if offer else None
+        if offer is None or option is None:
+            continue
+        quoted.append(
+            QuotedLine(
+                line,
+                offer.facts.title,
+                offer.item.catalog_item_id,
+                option,
+                rules.line_totals(option, line.quantity),
+                rules.TRIAL_TEXT
+                if offer.facts.is_trial
+                else rules.describe_option(line.term, line.billing),
+                rules.trial_text(now)
+                if offer.facts.is_trial
+                else rules.commitment_text(line.term, line.billing, now),
+            )
+        )
+    currencies = {q.totals.per_month.currency for q in quoted}
+    if len(currencies) != 1:
+        return Quote(tuple(quoted), None, None)
+    currency = currencies.pop()
+    return Quote(
+        tuple(quoted),
+        rules.Money(sum((q.totals.per_month.amount for q in quoted), Decimal(0)), currency),
+        rules.Money(sum((q.totals.per_term.amount for q in quoted), Decimal(0)), currency),
+    )
+
+
+@dataclass(frozen=True)
+class Storefront:
+    """The storefront page: open (with the offers that match the filters) or closed."""
+
+    is_open: bool
+    profile_name: str | None
+    offers: list[StoreOffer]
+    total: int
+    publishers: list[str]
+    segments: list[str]
+    ask: str
+
+
+def page(customer: Customer, filters: catalogue.CatalogueFilter) -> Storefront:
+    """The storefront of a customer with the catalogue filters applied."""
+    profile = profiles.profile_of(customer)
+    found = offer_facts(customer)
+    if profile is None or found is None:
+        return Storefront(False, None, [], 0, [], [], who_to_ask(customer))
+    every = sorted(found.values(), key=lambda o: (o.item.title, o.offer_id))
+    shown = [o for o in every if filters.matches(o.item)]
+    return Storefront(
+        True,
+        profile.name,
+        shown,
+        len(every),
+        sorted({o.item.publisher for o in every}),
+        sorted({o.item.segment for o in every}),
+        who_to_ask(customer),
+    )

@@ -1,0 +1,251 @@
+"""The storefront: a customer's products for sale, a cart, checkout and the order's progress.
+
+The cart lives in the signed session cookie (a few lines per company); the order goes through
+the outbox (app.services.orders) when it is confirmed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency
+from flask import Blueprint, request, session, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import StringField
+from wtforms.validators import DataRequired, Regexp
+
+from app.domain import storefront as rules
+from app.domain.roles import Role
+from app.models import Customer
+from app.models._types import utcnow
+from app.services import catalogue, orders, outbox, storefront
+from app.services.errors import NotFound
+from app.views.guards import get_customer_for
+from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_partial
+
+bp = Blueprint("storefront", __name__)
+
+CART_LINES = 20  # lines one cart may hold
+SEATS_TEXT = f"Enter a whole number of seats from 1 to {rules.MAX_SEATS:,}."
+
+
+@bp.app_template_filter("money")
+def money(value: rules.Money | None) -> str:
+    """An amount with its currency, in the reader's locale (Accept-Language), by Babel."""
+    if value is None:
+        return ""
+    return format_currency(value.amount, value.currency, locale=_locale())
+
+
+def _locale() -> Locale:
+    best = request.accept_languages.best or "en_US"
+    try:
+        return Locale.parse(best.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("en_US")
+
+
+class LineForm(FlaskForm):  # type: ignore[misc]
+    """One cart line: which offer, how many seats, which term and billing ("P1Y/monthly")."""
+
+    offer_id = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9:]{3,64}$")])
+    quantity = StringField()
+    option = StringField(validators=[DataRequired(), Regexp(r"^P(1M|1Y|3Y)/(monthly|annual)$")])
+
+    def line(self) -> rules.Line:
+        """The line asked for (call after validation); ValueError with a message otherwise."""
+        text = (self.quantity.data or "").strip()
+        if not text:
+            raise ValueError("Enter the number of seats.")
+        if not text.isdigit() or not 1 <= int(text) <= rules.MAX_SEATS:
+            raise ValueError(SEATS_TEXT)
+        term, billing = self.option.data.split("/")
+        return rules.Line(self.offer_id.data, int(text), term, billing)
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """Confirming the order: an idempotency key makes a double click one order."""
+
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+
+def _cart(company: Customer) -> list[rules.Line]:
+    carts: dict[str, list[dict[str, Any]]] = session.get("carts") or {}
+    return [
+        rules.Line(str(d["offer_id"]), int(d["quantity"]), str(d["term"]), str(d["billing"]))
+        for d in carts.get(company.pc_id, [])
+    ]
+
+
+def _save_cart(company: Customer, lines: list[rules.Line]) -> None:
+    carts: dict[str, list[dict[str, Any]]] = dict(session.get("carts") or {})
+    carts[company.pc_id] = [
+        {"offer_id": x.offer_id, "quantity": x.quantity, "term": x.term, "billing": x.billing}
+        for x in lines
+    ]
+    if not lines:
+        carts.pop(company.pc_id, None)
+    session["carts"] = carts
+
+
+def _render(
+    company: Customer, role: Role, *, message: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What the page and its partials show."""
+    filters = catalogue.CatalogueFilter.from_args(request.args)
+    cart = _cart(company)
+    return {
+        "company": company,
+        "role": role,
+        "store": storefront.page(company, filters),
+        "filters": filters,
+        "terms": rules.TERMS,
+        "term_names": rules.TERM_NAMES,
+        "billing_cycles": rules.BILLING_CYCLES,
+        "billing_names": rules.BILLING_NAMES,
+        "describe_option": rules.describe_option,
+        "cart": storefront.quote(company, cart, utcnow()),
+        "orders": orders.orders_of(company, 5),
+        "message": message,
+        **extra,
+    }
+
+
+@bp.get("/c/<customer>/store")
+@login_required
+def page(customer: str) -> Response:
+    """The storefront: the offers of the customer's profile, filters, the cart."""
+    company, role = get_customer_for(customer)
+    return page_or_partial(
+        "storefront/_offers.html", "storefront/page.html", **_render(company, role)
+    )
+
+
+@bp.post("/c/<customer>/store/cart")
+@login_required
+def add_line(customer: str) -> Response:
+    """Put a line in the cart, if the rules allow it (the reason otherwise, 422)."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    form = LineForm()
+    message = None
+    try:
+        if not form.validate_on_submit():
+            raise ValueError(_form_refusal(form))
+        line = form.line()
+        cart = _cart(company)
+        if len(cart) >= CART_LINES:
+            raise ValueError(f"A cart holds at most {CART_LINES} lines; check this one out first.")
+        decision = storefront.check_added(company, cart, line)
+        if not decision.allowed:
+            raise ValueError(decision.reason)
+        _save_cart(company, [*cart, line])
+    except ValueError as refused:
+        message = str(refused)
+    return answer_post(
+        message,
+        url_for("storefront.page", customer=customer) + "#cart",
+        lambda **shown: page_or_partial(
+            "storefront/_cart.html",
+            "storefront/page.html",
+            status=shown.pop("status"),
+            **_render(company, role, **shown),
+        ),
+    )
+
+
+def _form_refusal(form: LineForm) -> str:
+    if form.offer_id.errors or form.option.errors:
+        return "Choose a product and a term and billing frequency."
+    return "The form expired; reload the page and try again."
+
+
+@bp.post("/c/<customer>/store/cart/<int:index>/remove")
+@login_required
+def remove_line(customer: str, index: int) -> Response:
+    """Take a line out of the cart."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    cart = _cart(company)
+    if not 0 <= index < len(cart):
+        raise NotFound(index)
+    _save_cart(company, cart[:index] + cart[index + 1 :])
+    return answer_post(
+        None,
+        url_for("storefront.page", customer=customer) + "#cart",
+        lambda **shown: page_or_partial(
+            "storefront/_cart.html",
+            "storefront/page.html",
+            status=shown.pop("status"),
+            **_render(company, role, **shown),
+        ),
+    )
+
+
+@bp.get("/c/<customer>/store/checkout")
+@login_required
+def checkout(customer: str) -> Response:
+    """Before confirming: the totals per month and per term, and the commitment in words."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    return _checkout_page(company, role)
+
+
+def _checkout_page(
+    company: Customer, role: Role, message: str | None = None, status: int = 200
+) -> Response:
+    context = _render(company, role, message=message, key=uuid.uuid4().hex)
+    return page_or_partial(
+        "storefront/checkout.html", "storefront/checkout.html", status=status, **context
+    )
+
+
+@bp.post("/c/<customer>/store/orders")
+@login_required
+def confirm(customer: str) -> Response:
+    """Confirm the cart: one order through the outbox; its page shows it pending, then done."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    form = ConfirmForm()
+    try:
+        if not form.validate_on_submit():
+            raise orders.OrderRefused("The form expired; reload the page and try again.")
+        change = orders.request_order(
+            current_user,
+            role,
+            company,
+            _cart(company),
+            idempotency_key=form.idempotency_key.data,
+        )
+    except orders.OrderRefused as refused:
+        return _checkout_page(company, role, str(refused), REFUSED)
+    _save_cart(company, [])
+    return Response(
+        status=303,
+        headers={"Location": url_for("storefront.order", customer=customer, order_id=change.id)},
+    )
+
+
+@bp.get("/c/<customer>/store/orders/<int:order_id>")
+@login_required
+def order(customer: str, order_id: int) -> Response:
+    """An order's progress: polls while pending (htmx), then says how it ended."""
+    company, role = get_customer_for(customer)
+    change = outbox.get(company, order_id)
+    if change.kind != orders.KIND:
+        raise NotFound(order_id)
+    response = page_or_partial(
+        "storefront/_order_status.html",
+        "storefront/order.html",
+        company=company,
+        role=role,
+        change=change,
+        lines=change.params.get("lines", []),
+        money_of=lambda p: rules.Money(Decimal(p["monthly"]), p["currency"]),
+        describe_option=rules.describe_option,
+        polled=wants_partial(),
+    )
+    if change.is_open:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,235 @@
+"""The storefront pages: closed without a profile, offers and prices by term and billing,
+refusals of crafted and bad forms (422, nothing written), and an order from cart to done."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditEvent, ChangeRequest, Customer, Subscription
+from app.services import catalogue, profiles
+from tests.support.processes import Emulator
+from tests.support.signin import csrf_token
+from tests.support.storefront import BP, E3, VISIO, open_store, staff
+
+CO = "/c/cust-contoso"
+NW = "/c/cust-northwind"
+
+
+def changes() -> int:
+    return int(db.session.scalar(select(func.count()).select_from(ChangeRequest)) or 0)
+
+
+def add(client: FlaskClient, store: str, **fields: str) -> tuple[int, str]:
+    page = client.get(f"{store}/store").get_data(as_text=True)
+    answer = client.post(
+        f"{store}/store/cart",
+        data={"csrf_token": csrf_token(page), **fields},
+        headers={"HX-Request": "true"},
+    )
+    return answer.status_code, answer.get_data(as_text=True)
+
+
+@pytest.fixture
+def contoso_store(app: Flask, demo: dict[str, int]) -> None:
+    """Contoso's profile: Business Premium at cost + 10 %, Visio at a fixed price, 1 to 50."""
+    with app.app_context():
+        open_store(
+            "cust-contoso",
+            {
+                BP: {"amount": "10"},
+                VISIO: {"price_kind": "fixed", "amount": "20", "max_quantity": "50"},
+            },
+        )
+
+
+def test_without_a_profile_the_storefront_is_closed_and_says_who_to_ask(
+    signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    ada = signed_in("ada@contoso.example")
+    page = ada.get(f"{CO}/store").get_data(as_text=True)
+    assert "The storefront is closed for Contoso Ltd" in page
+    assert "Ask Contoso Cloud Partner to open the storefront" in page
+    assert "Add to cart" not in page
+    ann = signed_in("ann@northwind.example")
+    assert "Ask Fabrikam IT to open" in ann.get(f"{NW}/store").get_data(as_text=True)
+
+
+def test_prices_name_their_term_and_billing_and_filters_narrow_them(
+    signed_in: Callable[[str], FlaskClient], contoso_store: None
+) -> None:
+    ada = signed_in("ada@contoso.example")
+    page = ada.get(f"{CO}/store", headers={"Accept-Language": "en-US"}).get_data(as_text=True)
+    # Business Premium: $23.10 billed monthly (+5 %) + the partner's 10 % = $25.41.
+    assert "$25.41 per seat per month — annual term, billed monthly (+5 %)" in page
+    assert "$24.20 per seat per month — annual term, paid upfront yearly" in page
+    assert "Visio Plan 2" in page and "Microsoft 365 E3" not in page  # only the profile's
+    assert "$20.00 per seat per month — annual term, paid upfront yearly" in page  # fixed
+    # The reader's locale: a German reader sees euros' formatting rules applied to dollars.
+    german = ada.get(f"{CO}/store", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+    assert "25,41\xa0$ per seat per month" in german
+    # Filters, as htmx asks for them: only the offers' partial comes back.
+    part = ada.get(f"{CO}/store?billing=annual&q=premium", headers={"HX-Request": "true"})
+    html = part.get_data(as_text=True)
+    assert "<html" not in html and 'id="offers"' in html
+    assert "$24.20" in html and "$25.41 per seat" not in html and "Visio" not in html
+
+
+def test_a_crafted_post_for_an_offer_outside_the_profile_is_refused_and_nothing_written(
+    app: Flask, signed_in: Callable[[str], FlaskClient], contoso_store: None
+) -> None:
+    ada = signed_in("ada@contoso.example")
+    status, html = add(ada, CO, offer_id=E3, quantity="5", option="P1Y/monthly")
+    assert status == 422
+    assert "This product is not offered to your company" in html
+    assert "The cart is empty" in ada.get(f"{CO}/store").get_data(as_text=True)
+    page = ada.get(f"{CO}/store/checkout").get_data(as_text=True)
+    answer = ada.post(
+        f"{CO}/store/orders", data={"csrf_token": csrf_token(page), "idempotency_key": "k" * 32}
+    )
+    assert answer.status_code == 422 and "The cart is empty" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert changes() == 0
+
+
+@pytest.mark.parametrize(
+    ("quantity", "message"),
+    [
+        ("", "Enter the number of seats."),
+        ("-1", "Enter a whole number of seats from 1 to 100,000."),
+        ("1.5", "Enter a whole number of seats from 1 to 100,000."),
+        ("1e9", "Enter a whole number of seats from 1 to 100,000."),
+        ("51", "Visio Plan 2 can be bought here up to 50 seats at a time"),
+    ],
+)
+def test_bad_quantities_are_refused_with_a_message_and_nothing_is_written(
+    app: Flask,
+    signed_in: Callable[[str], FlaskClient],
+    contoso_store: None,
+    quantity: str,
+    message: str,
+) -> None:
+    ada = signed_in("ada@contoso.example")
+    status, html = add(ada, CO, offer_id=VISIO, quantity=quantity, option="P1Y/annual")
+    assert status == 422 and message in html
+    assert "The cart is empty" in html
+    with app.app_context():
+        assert changes() == 0
+
+
+def test_view_and_modify_users_see_prices_but_cannot_buy(
+    app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    with app.app_context():
+        open_store("cust-northwind", {BP: {}})
+    for who in ("vic@northwind.example", "ann@northwind.example"):
+        user = signed_in(who)
+        page = user.get(f"{NW}/store").get_data(as_text=True)
+        assert "$23.10 per seat per month — annual term, billed monthly (+5 %)" in page
+        assert "Add to cart" not in page and "Only an Admin of Northwind Traders can buy" in page
+        answer = user.post(
+            f"{NW}/store/cart",
+            data={"csrf_token": csrf_token(page), "offer_id": BP, "quantity": "1"},
+        )
+        assert answer.status_code == 403
+
+
+def test_an_admin_reviews_the_totals_and_commitment_confirms_and_the_order_is_bought(
+    app: Flask,
+    signed_in: Callable[[str], FlaskClient],
+    contoso_store: None,
+    emulator: Emulator,
+    work: Callable[[], None],
+) -> None:
+    ada = signed_in("ada@contoso.example")
+    status, html = add(ada, CO, offer_id=BP, quantity="5", option="P1Y/monthly")
+    assert status == 200 and 'id="cart"' in html and "<html" not in html  # the cart partial
+    assert "Microsoft 365 Business Premium" in html and "$127.05" in html  # 5 x 25.41
+    review = ada.get(f"{CO}/store/checkout", headers={"Accept-Language": "en-US"})
+    page = review.get_data(as_text=True)
+    assert "5 seats of Microsoft 365 Business Premium" in page
+    assert "$127.05" in page and "$1,524.60" in page  # per month, for the 12-month term
+    assert re.search(
+        r"Annual term: seats can be reduced only within 7 days of purchase \(until .+ UTC\); "
+        r"cancellable until .+ UTC\.",
+        page,
+    )
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page)
+    assert key is not None
+    data = {"csrf_token": csrf_token(page), "idempotency_key": key.group(1)}
+    first = ada.post(f"{CO}/store/orders", data=data)
+    assert first.status_code == 303
+    again = ada.post(f"{CO}/store/orders", data=data)  # a double click: the same order
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    with app.app_context():
+        assert changes() == 1
+    pending = ada.get(first.headers["Location"]).get_data(as_text=True)
+    assert "Ordering: Buy 5 seats of Microsoft 365 Business Premium" in pending
+    assert 'hx-trigger="every 1s"' in pending
+    work()
+    done = ada.get(first.headers["Location"], headers={"HX-Request": "true"})
+    text = done.get_data(as_text=True)
+    assert "Done: Bought 5 seats of Microsoft 365 Business Premium" in text
+    assert "every 1s" not in text and 'id="live"' in text  # stops polling, announces once
+    with app.app_context():
+        sub = db.session.scalar(
+            select(Subscription).where(Subscription.offer_id == BP, Subscription.quantity == 5)
+        )
+        assert sub is not None
+        pc_id = sub.pc_id
+    licenses = ada.get(f"{CO}/licenses").get_data(as_text=True)
+    assert f'id="sub-{pc_id}"' in licenses
+    # The partner's console lists the order with the other jobs, and the audit log has it.
+    pat = signed_in("pat@partner.example")
+    jobs = pat.get("/admin/jobs/").get_data(as_text=True)
+    assert "Buy 5 seats of Microsoft 365 Business Premium" in jobs
+    with app.app_context():
+        kinds = set(
+            db.session.scalars(select(AuditEvent.kind).where(AuditEvent.customer_id.is_not(None)))
+        )
+        assert {"order.requested", "order.bought"} <= kinds
+
+
+def test_a_reseller_admin_manages_profiles_for_its_own_customers_only(
+    app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    with app.app_context():
+        catalogue.refresh()
+        partners = profiles.create_profile(staff(), "Partner's own")
+        partners_id = partners.id
+    rita = signed_in("rita@fabrikam.example")  # reseller admin of Fabrikam IT (Northwind)
+    page = rita.get("/admin/profiles").get_data(as_text=True)
+    assert "Partner's own" not in page and "Refresh the catalogue" not in page
+    token = csrf_token(page)
+    made = rita.post("/admin/profiles", data={"csrf_token": token, "name": "Fabrikam basics"})
+    assert made.status_code == 303
+    profile_url = made.headers["Location"]
+    added = rita.post(
+        f"{profile_url}/offers",
+        data={"csrf_token": token, "offer_id": BP, "price_kind": "margin", "amount": "12"},
+    )
+    assert added.status_code == 303
+    given = rita.post(
+        f"{profile_url}/customers", data={"csrf_token": token, "customer": "cust-northwind"}
+    )
+    assert given.status_code == 303
+    assert "Northwind Traders" in rita.get(profile_url).get_data(as_text=True)
+    # Not the partner's profiles, not another reseller's customers.
+    assert rita.get(f"/admin/profiles/{partners_id}").status_code == 404
+    other = rita.post(
+        f"{profile_url}/customers", data={"csrf_token": token, "customer": "cust-contoso"}
+    )
+    assert other.status_code == 404
+    assert rita.post("/admin/catalogue/refresh", data={"csrf_token": token}).status_code == 403
+    ann = signed_in("ann@northwind.example")
+    store = ann.get(f"{NW}/store").get_data(as_text=True)
+    assert "$25.87 per seat per month — annual term, billed monthly (+5 %)" in store  # 23.10+12 %
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None and profiles.profile_of(customer) is None
