@@ -26,17 +26,25 @@ def register(app: Flask) -> None:
 
 
 @click.command("seed-demo")
+@click.option(
+    "--storefront",
+    is_flag=True,
+    help="Also load the catalogue and give the demo customers a products-for-sale profile.",
+)
 @with_appcontext
-def seed_demo_command() -> None:
+def seed_demo_command(storefront: bool) -> None:
     """Create the demo partner, customers, subscriptions and people (safe to run twice)."""
     try:
         counts = demo.seed_demo()
+        offers = demo.seed_storefront() if storefront else None
     except demo.DemoError as error:
         raise click.ClickException(str(error)) from None
     click.echo(
         f"Demo ready: {counts['customers']} new customers, "
         f"{counts['subscriptions']} new subscriptions, {counts['people']} new people."
     )
+    if offers is not None:
+        click.echo(f"Storefront open for the demo customers: {offers} offers in their profile.")
 
 
 @click.command("settings")

@@ -157,7 +157,7 @@ def run() -> None:
     wait_until(f"{emulator_url}/_emulator/state", "emulator", emulator, 30)
 
     flask(["db", "upgrade"], env)
-    flask(["seed-demo"], env)
+    flask(["seed-demo", "--storefront"], env)
     # Auto license adjustment on for one customer, with a preview to look at right away.
     demo = "cust-contoso"
     flask(["settings", demo, "auto_increment=on", "auto_license_adjustment=on"], env)

@@ -362,6 +362,35 @@ def seed_demo() -> dict[str, int]:
     }
 
 
+DEMO_PROFILE = "Demo storefront"
+DEMO_OFFERS = (BB, BS, BP, E3, EXO1, COPILOT, TEAMS, VISIO)  # sold at 15 % over cost
+
+
+def seed_storefront() -> int:
+    """Load the catalogue and give the demo customers one products-for-sale profile, so the
+    storefront of `make run` is open (safe to run twice); the number of offers in it."""
+    from app.services import catalogue, profiles
+
+    pat = db.session.scalar(select(UserModel).where(UserModel.email == "pat@partner.example"))
+    if pat is None:
+        raise DemoError("Seed the demo first: the partner admin pat@partner.example is missing.")
+    try:
+        catalogue.refresh()
+    except Exception as error:  # the emulator is down or answers badly
+        raise DemoError(f"The catalogue could not be loaded: {error}") from None
+    profile = next((p for p in profiles.all_profiles(pat) if p.name == DEMO_PROFILE), None)
+    if profile is None:
+        profile = profiles.create_profile(pat, DEMO_PROFILE)
+    for offer in DEMO_OFFERS:
+        if offer not in {o.offer_id for o in profile.offers}:
+            profiles.set_offer(pat, profile, profiles.OfferTerms(offer, "margin", "15"))
+    for data in SCENARIO["customers"]:
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == data["id"]))
+        if customer is not None and profiles.profile_of(customer) is None:
+            profiles.assign(pat, customer, profile.id)
+    return len(profile.offers)
+
+
 def _person(
     identity: dict[str, Any], resellers: dict[str, Reseller], customers: dict[str, Customer]
 ) -> int:

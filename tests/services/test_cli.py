@@ -88,3 +88,20 @@ def test_settings_of_an_unknown_customer_fail_with_a_message(app: Flask, runner:
     result = runner.invoke(args=["settings", "cust-nobody"])
     assert result.exit_code != 0
     assert "No customer with id 'cust-nobody'" in result.output
+
+
+def test_seed_demo_with_the_storefront_opens_it_for_the_demo_customers_once(
+    app: Flask, runner: Any, emulator: Any
+) -> None:
+    first = runner.invoke(args=["seed-demo", "--storefront"])
+    assert first.exit_code == 0, first.output
+    assert "Storefront open for the demo customers: 8 offers in their profile." in first.output
+    again = runner.invoke(args=["seed-demo", "--storefront"])
+    assert again.exit_code == 0, again.output
+    from app.services import profiles
+
+    with app.app_context():
+        for customer in db.session.scalars(select(Customer)):
+            profile = profiles.profile_of(customer)
+            assert profile is not None and profile.name == "Demo storefront"
+            assert len(profile.offers) == 8
