@@ -59,6 +59,21 @@ def enqueue_nightly_adjustment() -> list[str]:
     return queued
 
 
+def enqueue_daily_catalogue_refresh() -> str:
+    """Once a day: the storefront's catalogue and prices from Partner Center (job id
+    catalogue-YYYYMMDD, so two schedulers still refresh once)."""
+    from app.queue import enqueue
+    from jobs.catalogue import refresh_catalogue
+
+    job_id = f"catalogue-{datetime.now(UTC):%Y%m%d}"
+    with app_context():
+        try:
+            enqueue(refresh_catalogue, job_id=job_id, unique=True, job_timeout=600)
+        except DuplicateJobError:
+            return f"{job_id} already queued"
+    return job_id
+
+
 def requeue_stuck_changes() -> list[int]:
     """Every few minutes: changes a dead worker left open go to a worker again."""
     from jobs.provisioning import requeue_stuck_changes as requeue
@@ -83,4 +98,10 @@ cron.register(
     queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
     cron=os.environ.get("SYNC_CRON", "0 * * * *"),
     name="hourly-sync",
+)
+cron.register(
+    enqueue_daily_catalogue_refresh,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("CATALOGUE_CRON", "15 3 * * *"),
+    name="daily-catalogue-refresh",
 )

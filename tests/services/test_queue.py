@@ -82,3 +82,22 @@ def test_the_hourly_cron_entry_queues_one_sync_per_customer_and_the_workers_run_
         assert job.get_status() == JobStatus.FINISHED
         assert len(job.return_value()) == 2  # one sync job per customer, run by the worker
         assert db.session.scalar(select(func.count()).select_from(Subscription)) == 12
+
+
+def test_the_daily_cron_entry_refreshes_the_catalogue_once(
+    app: Flask,
+    emulator: Emulator,
+    work: Callable[[], None],
+) -> None:
+    from app.models import CatalogueItem
+    from jobs.schedule import enqueue_daily_catalogue_refresh
+
+    with app.app_context():
+        first = enqueue_daily_catalogue_refresh()
+        assert enqueue_daily_catalogue_refresh() == f"{first} already queued"
+        assert get_queue().count == 1
+        work()
+        job = Job.fetch(first, connection=get_redis())
+        assert job.get_status() == JobStatus.FINISHED
+        assert job.return_value()["items"] > 0
+        assert db.session.scalar(select(func.count()).select_from(CatalogueItem)) > 0
