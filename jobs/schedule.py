@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 from rq import cron
 from rq.exceptions import DuplicateJobError
@@ -18,13 +19,18 @@ from jobs import app_context
 def enqueue_hourly_sync() -> str:
     """Enqueue this hour's sync once (job id sync-all-YYYYMMDDHH): it imports the customer
     list and queues one job per customer, so the workers sync customers in parallel."""
-    from app.queue import enqueue
     from jobs.sync import sync_directory
 
-    job_id = f"sync-all-{datetime.now(UTC):%Y%m%d%H}"
+    return _once(sync_directory, f"sync-all-{datetime.now(UTC):%Y%m%d%H}")
+
+
+def _once(job: Any, job_id: str) -> str:
+    """Enqueue `job` under `job_id` unless a job of that id is already queued."""
+    from app.queue import enqueue
+
     with app_context():
         try:
-            enqueue(sync_directory, job_id=job_id, unique=True, job_timeout=600)
+            enqueue(job, job_id=job_id, unique=True, job_timeout=600)
         except DuplicateJobError:
             return f"{job_id} already queued"
     return job_id
@@ -62,16 +68,9 @@ def enqueue_nightly_adjustment() -> list[str]:
 def enqueue_daily_catalogue_refresh() -> str:
     """Once a day: the storefront's catalogue and prices from Partner Center (job id
     catalogue-YYYYMMDD, so two schedulers still refresh once)."""
-    from app.queue import enqueue
     from jobs.catalogue import refresh_catalogue
 
-    job_id = f"catalogue-{datetime.now(UTC):%Y%m%d}"
-    with app_context():
-        try:
-            enqueue(refresh_catalogue, job_id=job_id, unique=True, job_timeout=600)
-        except DuplicateJobError:
-            return f"{job_id} already queued"
-    return job_id
+    return _once(refresh_catalogue, f"catalogue-{datetime.now(UTC):%Y%m%d}")
 
 
 def requeue_stuck_changes() -> list[int]:

@@ -317,39 +317,26 @@ def _create(
     if kind == "quantity":
         params = {"base": sub.quantity, **params}
     try:
-        return _write(customer, sub, actor, kind, params, key, enqueue_now=enqueue_now)
+        return outbox.create(
+            customer=customer,
+            sub=sub,
+            actor=actor,
+            kind=kind,
+            params=params,
+            key=key,
+            summary=KINDS[kind].summary(sub, params),
+            audit_event={
+                "kind": f"change.{kind}",
+                "object_type": "subscription",
+                "object_id": sub.pc_id,
+                "before": _snapshot(sub),
+                "after": dict(params),
+                "outcome": "requested",
+            },
+            enqueue_now=enqueue_now,
+        )
     except outbox.ChangeBusy as busy:
         raise ChangeRefused(str(busy)) from None
-
-
-def _write(
-    customer: Customer,
-    sub: Subscription,
-    actor: User | str,
-    kind: str,
-    params: dict[str, Any],
-    key: str,
-    *,
-    enqueue_now: bool,
-) -> ChangeRequest:
-    return outbox.create(
-        customer=customer,
-        sub=sub,
-        actor=actor,
-        kind=kind,
-        params=params,
-        key=key,
-        summary=KINDS[kind].summary(sub, params),
-        audit_event={
-            "kind": f"change.{kind}",
-            "object_type": "subscription",
-            "object_id": sub.pc_id,
-            "before": _snapshot(sub),
-            "after": dict(params),
-            "outcome": "requested",
-        },
-        enqueue_now=enqueue_now,
-    )
 
 
 def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:

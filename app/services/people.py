@@ -329,36 +329,24 @@ def _create(
     if outbox.open_change(sub) is not None:
         raise busy
     try:
-        return _write(actor, customer, sub, kind, params, key, summary)
+        return outbox.create(
+            customer=customer,
+            sub=sub,
+            actor=actor,
+            kind=kind,
+            params=params,
+            key=key,
+            summary=summary,
+            audit_event={
+                "kind": f"license.{kind}",
+                "object_type": "directory_user",
+                "object_id": str(params["directory_user_id"]),
+                "after": {"sku": params["sku_id"], "buy": params.get("buy", False)},
+                "outcome": "requested",
+            },
+        )
     except outbox.ChangeBusy:  # another request got there between the check and the write
         raise busy from None
-
-
-def _write(
-    actor: User,
-    customer: Customer,
-    sub: Subscription,
-    kind: str,
-    params: dict[str, Any],
-    key: str,
-    summary: str,
-) -> ChangeRequest:
-    return outbox.create(
-        customer=customer,
-        sub=sub,
-        actor=actor,
-        kind=kind,
-        params=params,
-        key=key,
-        summary=summary,
-        audit_event={
-            "kind": f"license.{kind}",
-            "object_type": "directory_user",
-            "object_id": str(params["directory_user_id"]),
-            "after": {"sku": params["sku_id"], "buy": params.get("buy", False)},
-            "outcome": "requested",
-        },
-    )
 
 
 def _step_id(change: ChangeRequest, step: str) -> str:

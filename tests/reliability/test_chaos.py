@@ -16,7 +16,6 @@ Run with `pytest -m chaos` (`make chaos`); CI runs it on PostgreSQL and Redis.
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import threading
@@ -52,7 +51,7 @@ from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.settings import change_settings
-from tests.support.processes import VENV_BIN, Emulator, kill_worker
+from tests.support.processes import Emulator, kill_worker, spawn_worker, worker_env
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -135,16 +134,7 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        self.procs.append(
-            subprocess.Popen(
-                [str(VENV_BIN / "flask"), "--app", "wsgi", "worker"],
-                cwd=self.root,
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        )
+        self.procs.append(spawn_worker(self.root, self.env))
 
     def kill_one(self, rng: random.Random) -> None:
         victim = self.procs.pop(rng.randrange(len(self.procs)))
@@ -159,22 +149,16 @@ class Workers:
 
 @pytest.fixture
 def workers(app: Flask, emulator: Emulator, repo_root: Path) -> Iterator[Workers]:
-    config = app.config
-    env = {
-        **os.environ,
-        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": config["REDIS_URL"],
-        "RQ_QUEUE": config["RQ_QUEUE"],
-        "PARTNER_CENTER_URL": emulator.url,
-        "GRAPH_URL": emulator.url,
-        "TOKEN_AUTHORITY": emulator.url,
-        # Faults are answered in seconds here: short waits and a short retry budget.
-        "MICROSOFT_TIMEOUT": "1",
-        "MICROSOFT_RETRY_SECONDS": "4",
-        "MICROSOFT_CONFLICT_DELAY": "0.2",
-        "CHANGE_LOCK_TTL": "3",
-        "CHANGE_LOCK_WAIT": "10",
-    }
+    # Faults are answered in seconds here: short waits and a short retry budget.
+    env = worker_env(
+        app.config,
+        emulator.url,
+        MICROSOFT_TIMEOUT="1",
+        MICROSOFT_RETRY_SECONDS="4",
+        MICROSOFT_CONFLICT_DELAY="0.2",
+        CHANGE_LOCK_TTL="3",
+        CHANGE_LOCK_WAIT="10",
+    )
     pool = Workers(repo_root, env)
     try:
         yield pool

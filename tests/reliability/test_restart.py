@@ -4,14 +4,11 @@ Seatwise runs again, every pending change resumes and completes, each applied on
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -21,7 +18,7 @@ from app.extensions import db
 from app.models import ChangeRequest, Customer, User
 from app.queue import get_queue, get_redis
 from app.services import licensing
-from tests.support.processes import VENV_BIN, Emulator, kill_worker
+from tests.support.processes import Emulator, kill_worker, spawn_worker, worker_env
 
 # Monthly-term subscriptions of the demo's Northwind (increases are always allowed).
 ASKED = {"sub-nw-exo1": 24}
@@ -73,24 +70,7 @@ def test_changes_pending_when_everything_stopped_complete_after_a_restart(
                 idempotency_key=uuid.uuid4().hex, version=None,
             ).id
         )  # fmt: skip
-    env: dict[str, Any] = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "RQ_QUEUE": app.config["RQ_QUEUE"],
-        "PARTNER_CENTER_URL": emulator.url,
-        "GRAPH_URL": emulator.url,
-        "TOKEN_AUTHORITY": emulator.url,
-        "MICROSOFT_TIMEOUT": "60",
-    }
-    worker = subprocess.Popen(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "worker"],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = spawn_worker(repo_root, worker_env(app.config, emulator.url, MICROSOFT_TIMEOUT="60"))
     try:
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and pc_quantities(emulator)["sub-nw-exo1"] != 24:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +16,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, User
 from app.services import licensing
-from tests.support.processes import Emulator, kill_worker
+from tests.support.processes import Emulator, kill_worker, spawn_worker, worker_env
 
 
 def request(app: Flask, sub: str, kind: str, **params: Any) -> int:
@@ -121,25 +118,8 @@ def test_a_worker_killed_mid_change_is_recovered_and_the_change_applied_exactly_
         {"method": "PATCH", "path": "sub-nw-exo1", "status": "timeout", "times": 1, "delay": 30}
     )
     change = request(app, "sub-nw-exo1", "quantity", quantity=23)
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "RQ_QUEUE": app.config["RQ_QUEUE"],
-        "PARTNER_CENTER_URL": emulator.url,
-        "GRAPH_URL": emulator.url,
-        "TOKEN_AUTHORITY": emulator.url,
-        "MICROSOFT_TIMEOUT": "60",
-    }
-    flask = str(Path(sys.executable).parent / "flask")
-    worker = subprocess.Popen(
-        [flask, "--app", "wsgi", "worker"],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    env = worker_env(app.config, emulator.url, MICROSOFT_TIMEOUT="60")
+    worker = spawn_worker(repo_root, env)
     try:
         deadline = time.monotonic() + 30
         while not patch_log_pending(emulator) and time.monotonic() < deadline:

@@ -3,9 +3,6 @@ and an order bought exactly once by the job, however often it runs."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -24,7 +21,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import AuditEvent, CatalogueItem, ChangeRequest, Customer, Subscription, User
 from app.services import catalogue, licensing, orders, outbox, storefront
-from tests.support.processes import Emulator, kill_worker
+from tests.support.processes import Emulator, kill_worker, spawn_worker, worker_env
 from tests.support.storefront import (
     BP,
     COPILOT,
@@ -231,25 +228,9 @@ def test_a_worker_killed_mid_checkout_and_run_again_buys_once(
     emulator.faults(
         {"method": "POST", "path": "/checkout", "status": "timeout", "times": 1, "delay": 30}
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "RQ_QUEUE": app.config["RQ_QUEUE"],
-        "PARTNER_CENTER_URL": emulator.url,
-        "GRAPH_URL": emulator.url,
-        "TOKEN_AUTHORITY": emulator.url,
-        "MICROSOFT_TIMEOUT": "60",
-    }
+    env = worker_env(app.config, emulator.url, MICROSOFT_TIMEOUT="60")
     change_id = _demo_order(app)
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "worker"],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = spawn_worker(repo_root, env)
     try:
         deadline = time.monotonic() + 30
         while not _bought(emulator) and time.monotonic() < deadline:

@@ -246,10 +246,24 @@ def kill_worker(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-@contextmanager
-def worker_process(root: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`flask --app wsgi worker` as its own process group, stopped at the end."""
-    proc = subprocess.Popen(
+def worker_env(config: Any, emulator_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `flask worker` on this app's database, Redis, queue and the
+    emulator (as Partner Center, Graph and the token authority), plus `extra` settings."""
+    return {
+        **os.environ,
+        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": config["REDIS_URL"],
+        "RQ_QUEUE": config["RQ_QUEUE"],
+        "PARTNER_CENTER_URL": emulator_url,
+        "GRAPH_URL": emulator_url,
+        "TOKEN_AUTHORITY": emulator_url,
+        **extra,
+    }
+
+
+def spawn_worker(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`flask --app wsgi worker` in a session of its own (stop it with `kill_worker`)."""
+    return subprocess.Popen(
         [str(VENV_BIN / "flask"), "--app", "wsgi", "worker"],
         cwd=root,
         env=env,
@@ -257,6 +271,12 @@ def worker_process(root: Path, env: dict[str, str]) -> Iterator[subprocess.Popen
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+@contextmanager
+def worker_process(root: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`flask --app wsgi worker` as its own process group, stopped at the end."""
+    proc = spawn_worker(root, env)
     try:
         time.sleep(0.5)
         if proc.poll() is not None:
