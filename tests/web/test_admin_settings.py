@@ -197,7 +197,7 @@ def test_reseller_admin_reads_the_commercial_settings_of_their_customer_but_cann
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "the provider keeps the commercial settings" in html
-    assert html.count("disabled") >= 7  # the seven provider settings; Self service and Reporting are hers
+    assert html.count("disabled") >= 7  # the provider's seven; Self service and Reporting: hers
     answer = rita.post(
         "/admin/customers/cust-northwind/settings/auto_increment",
         data={"value": "on", "csrf_token": csrf_token(html)},
