@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent, ChangeRequest, Customer, Reseller
+from app.models import AuditEvent, ChangeRequest, Customer, Membership, Reseller
 from app.services import sync
 from tests.support.processes import Emulator
 from tests.support.signin import csrf_token
@@ -146,3 +146,62 @@ def test_a_customer_of_an_unauthorised_reseller_cannot_change_quantities(
     assert log[sent_before:] == []  # refused before any Partner Center request
     with app.app_context():
         assert db.session.scalar(select(ChangeRequest)) is None
+
+
+def test_a_reseller_admin_invites_and_removes_portal_users_of_its_customer_audited(
+    app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    rita = signed_in("rita@fabrikam.example")
+    portal = "/admin/customers/cust-northwind/portal"
+    token = csrf_token(rita.get(portal).get_data(as_text=True))
+    invited = rita.post(
+        portal,
+        data={"email": "new@northwind.example", "role": "view", "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "new@northwind.example can use the portal at level View" in invited
+    with app.app_context():
+        membership = db.session.scalar(
+            select(Membership).where(Membership.email == "new@northwind.example")
+        )
+        assert membership is not None
+        membership_id = membership.id
+    removed = rita.post(
+        f"{portal}/{membership_id}/revoke", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "new@northwind.example no longer has access to Northwind Traders" in removed
+    with app.app_context():
+        kinds = db.session.scalars(
+            select(AuditEvent.kind).where(AuditEvent.actor.contains("rita@fabrikam.example"))
+        ).all()
+        assert "access.granted" in kinds and "access.revoked" in kinds
+    contoso = rita.post(
+        "/admin/customers/cust-contoso/portal",
+        data={"email": "x@contoso.example", "role": "view", "csrf_token": token},
+    )
+    assert contoso.status_code == 404
+
+
+def test_the_brands_support_contact_is_in_the_footer_and_on_error_pages(
+    app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    rita = signed_in("rita@fabrikam.example")
+    token = csrf_token(rita.get("/admin/branding").get_data(as_text=True))
+    saved = rita.post(
+        "/admin/branding",
+        data={
+            "name": "Fabrikam Cloud",
+            "color": "",
+            "support": "help@fabrikam.example",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Help: Fabrikam Cloud support, help@fabrikam.example" in saved
+    ann = signed_in("ann@northwind.example")
+    assert "help@fabrikam.example" in ann.get("/c/cust-northwind/licenses").get_data(as_text=True)
+    missing = ann.get("/c/cust-northwind/subscriptions/nope/row")
+    assert missing.status_code == 404
+    assert "Contact Fabrikam Cloud support: help@fabrikam.example" in missing.get_data(as_text=True)
+    ada = signed_in("ada@contoso.example")  # a direct customer: the partner's brand
+    assert "help@fabrikam.example" not in ada.get("/c/cust-contoso/licenses").get_data(as_text=True)
