@@ -368,7 +368,11 @@ def _branding_page(
         ),
         logo_form=logo_form or LogoForm(formdata=None),
         host_form=host_form
-        or HostNameForm(formdata=None, host_name=getattr(owner, "host_name", None)),
+        or HostNameForm(
+            formdata=None,
+            host_name=getattr(owner, "pending_host_name", None)
+            or getattr(owner, "host_name", None),
+        ),
         proof=resellers.proof_method(),
         txt_name=resellers.txt_name,
         txt_value=resellers.txt_value,
