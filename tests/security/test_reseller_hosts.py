@@ -53,10 +53,14 @@ def test_x_forwarded_host_is_believed_behind_a_configured_proxy(
     from app import create_app
 
     behind_proxy = create_app({**app.config, "TRUSTED_PROXY_COUNT": 1})
-    answer = behind_proxy.test_client().get(
-        "/", headers={"Host": "10.0.0.5", "X-Forwarded-Host": HOST}
-    )
-    assert "<h1>Fabrikam IT</h1>" in answer.get_data(as_text=True)
+    try:
+        answer = behind_proxy.test_client().get(
+            "/", headers={"Host": "10.0.0.5", "X-Forwarded-Host": HOST}
+        )
+        assert "<h1>Fabrikam IT</h1>" in answer.get_data(as_text=True)
+    finally:
+        with behind_proxy.app_context():
+            db.engine.dispose()  # this app's own pool: close it, not the garbage collector
 
 
 def redirect_uri_of(app: Flask, host: str) -> str:
