@@ -6,13 +6,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.domain.roles import Role
 from app.extensions import db
-from app.models import AuditEvent, ChangeRequest, Customer, Membership, Reseller
-from app.services import sync
+from app.models import (
+    AuditEvent,
+    ChangeRequest,
+    Customer,
+    DirectoryUser,
+    Membership,
+    Reseller,
+    StaffRole,
+    User,
+    UserLicense,
+)
+from app.services import people, sync
 from tests.support.processes import Emulator
 from tests.support.signin import csrf_token
 from tests.web.test_licenses import form_values
@@ -205,3 +217,38 @@ def test_the_brands_support_contact_is_in_the_footer_and_on_error_pages(
     assert "Contact Fabrikam Cloud support: help@fabrikam.example" in missing.get_data(as_text=True)
     ada = signed_in("ada@contoso.example")  # a direct customer: the partner's brand
     assert "help@fabrikam.example" not in ada.get("/c/cust-contoso/licenses").get_data(as_text=True)
+
+
+def test_assigning_and_removing_licenses_is_refused_for_an_unauthorised_resellers_customer(
+    app: Flask, demo: dict[str, int], emulator: Emulator
+) -> None:
+    emulator.load(
+        {"resellers": [{"id": "res-fabrikam", "name": "Fabrikam IT", "relationship": "none"}]}
+    )
+    with app.app_context():
+        sync.import_customers()
+        sent_before = len(emulator.state()["requests"])
+        northwind = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-northwind"))
+        pat = db.session.scalar(select(User).where(User.staff_role == StaffRole.PARTNER_ADMIN))
+        held = db.session.scalar(
+            select(UserLicense)
+            .join(DirectoryUser, DirectoryUser.id == UserLicense.directory_user_id)
+            .where(DirectoryUser.customer_id == northwind.id)  # type: ignore[union-attr]
+        )
+        assert northwind is not None and pat is not None and held is not None
+        for call, kwargs in [
+            (people.request_assignment, {"buy": True}),
+            (people.request_removal, {}),
+        ]:
+            with pytest.raises(people.AssignmentRefused, match="is not authorised"):
+                call(
+                    pat,
+                    Role.ADMIN,
+                    northwind,
+                    held.directory_user_id,
+                    held.sku_id,
+                    idempotency_key=f"k-{call.__name__}",
+                    **kwargs,
+                )
+        assert db.session.scalar(select(ChangeRequest)) is None
+    assert emulator.state()["requests"][sent_before:] == []
