@@ -18,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     require_secret_key(app)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -44,6 +45,19 @@ def require_secret_key(app: Flask) -> None:
         "same for every web and worker process. Only development (SEATWISE_DEVELOPMENT=1) "
         "and the demo (SEATWISE_DEMO=1) generate one by themselves."
     )
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_COUNT reverse proxies, believe their X-Forwarded-* headers (the
+    client's address, scheme and host); with none (the default) they are ignored, so a
+    client cannot pick the host, and with it the brand, by sending X-Forwarded-Host."""
+    count = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
+        )
 
 
 def register_extensions(app: Flask) -> None:
@@ -97,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
         portal,
         reconciliation,
         rendering,
+        resellers,
         security,
         storefront,
     )
@@ -111,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reconciliation.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(storefront.bp)
+    app.register_blueprint(resellers.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -74,6 +74,19 @@ class Config:
             h.strip().lower() for h in env("PROVIDER_HOSTS", "").split(",") if h.strip()
         ]
 
+        # A reseller's host name becomes active only once proven: "approval" (the provider
+        # approves it in the console) or "dns" (a job finds the TXT record
+        # _seatwise-challenge.<host>); name servers for that look-up as "address[#port]",
+        # comma-separated (empty: the system's).
+        self.HOST_PROOF = env("HOST_PROOF", "approval").strip().lower()
+        self.HOST_PROOF_NAMESERVERS = [
+            s.strip() for s in env("HOST_PROOF_NAMESERVERS", "").split(",") if s.strip()
+        ]
+        # Reverse proxies in front of Seatwise whose X-Forwarded-For/-Proto/-Host are trusted
+        # (Werkzeug's ProxyFix); 0 = none: the Host header the client sent is used as is, and
+        # X-Forwarded-Host is ignored.
+        self.TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
+
         # Sign-in (Microsoft Entra ID in production, the local provider in development).
         self.OIDC_AUTHORITY = env(
             "OIDC_AUTHORITY", "https://login.microsoftonline.com/organizations/v2.0"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -19,6 +19,10 @@ class SettingSpec:
     kind: Literal["bool", "percent"]
     default: SettingValue
     help: str
+    # Who decides (PRODUCT.md, issue 19): "reseller" settings may be switched by a reseller
+    # admin for its own customers (and by the provider); "provider" settings are the
+    # commercial ones only the provider's administrators change.
+    decided_by: Literal["provider", "reseller"] = "provider"
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -28,6 +32,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "The customer's invited users may use the portal.",
+        decided_by="reseller",
     ),
     SettingSpec(
         "reporting",
@@ -35,6 +40,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "bool",
         False,
         "Portal users may open the reports.",
+        decided_by="reseller",
     ),
     SettingSpec(
         "partner_center_sync",
@@ -97,6 +103,27 @@ _FALSE = {"off", "false", "no", "0"}
 
 class SettingError(ValueError):
     """A setting change that is refused, with a message a person understands."""
+
+
+class ProviderOnlySetting(SettingError):
+    """A reseller admin asked to change a setting only the provider decides."""
+
+
+def reseller_may_change(key: str) -> bool:
+    """Whether a reseller admin may change this setting for its own customers."""
+    spec = SPECS.get(key)
+    return spec is not None and spec.decided_by == "reseller"
+
+
+def check_reseller_changes(keys: Iterable[str]) -> None:
+    """Refuse (ProviderOnlySetting) any key a reseller admin may not change."""
+    for key in keys:
+        if key in SPECS and not reseller_may_change(key):
+            raise ProviderOnlySetting(
+                f"{SPECS[key].label} is decided by the provider; a reseller can switch only "
+                + " and ".join(s.label for s in SETTINGS if s.decided_by == "reseller")
+                + "."
+            )
 
 
 def parse_value(key: str, raw: str) -> SettingValue:

@@ -27,6 +27,9 @@ class Branding:
     logo_width: Mapped[int | None]
     logo_height: Mapped[int | None]
     logo_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where customers get help (an e-mail address, a phone number or a web address): shown
+    # in the footer and on error pages.
+    support_contact: Mapped[str | None] = mapped_column(String(200))
 
 
 class Partner(Branding, db.Model):  # type: ignore[name-defined,misc]
@@ -51,8 +54,16 @@ class Reseller(Branding, db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(200))
     mpn_id: Mapped[str | None] = mapped_column(String(20))
     tenant_id: Mapped[str | None] = mapped_column(String(36))
-    relationship_status: Mapped[str] = mapped_column(String(20), default="authorised")
+    relationship_status: Mapped[str] = mapped_column(String(20), default="Active")
+    # The proven (active) white-label host; a host asked for waits in `pending_host_name`
+    # until the reseller proves control of it (DNS TXT with `host_token`) or the provider
+    # approves it, whichever the installation chose (HOST_PROOF).
     host_name: Mapped[str | None] = mapped_column(String(253), unique=True)
+    pending_host_name: Mapped[str | None] = mapped_column(String(253))
+    host_token: Mapped[str | None] = mapped_column(String(64))
+    host_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    host_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    host_check_result: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customers: Mapped[list[Customer]] = relationship(back_populates="reseller")

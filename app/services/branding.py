@@ -18,7 +18,6 @@ from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Customer, Partner, Reseller, StaffRole, User
@@ -52,6 +51,7 @@ class Brand:
     logo_kind: BrandKind | None = None
     logo_id: int | None = None
     logo_version: str | None = None
+    support: str | None = None  # where customers get help (footer, error pages)
 
 
 @dataclass(frozen=True)
@@ -133,17 +133,28 @@ def editable_owner(actor: User) -> Partner | Reseller:
     raise BrandingError("Only partner or reseller administrators change the branding.")
 
 
-def update_brand(actor: User, *, name: str, color: str) -> Partner | Reseller:
-    """Change the shown name and primary colour (empty = the default); audited."""
+def update_brand(
+    actor: User, *, name: str, color: str, support: str | None = None
+) -> Partner | Reseller:
+    """Change the shown name, primary colour and support contact (empty = the default;
+    `support` None = unchanged); audited."""
     owner = editable_owner(actor)
     new_name = " ".join(name.split())[:200] or None
     new_color = color.strip().lower() or None
     if new_color is not None and not _COLOR.match(new_color):
         raise BrandingError(f"The colour must look like #1f5fbf, not {color.strip()[:20]!r}.")
+    new_support = owner.support_contact
+    if support is not None:
+        new_support = " ".join(support.split()) or None
+        if new_support is not None and len(new_support) > 200:
+            raise BrandingError("The support contact may be at most 200 characters long.")
     before = {"name": owner.brand_name, "color": owner.brand_color}
     after = {"name": new_name, "color": new_color}
+    if new_support != owner.support_contact:
+        before["support"], after["support"] = owner.support_contact, new_support
     if before != after:
         owner.brand_name, owner.brand_color = new_name, new_color
+        owner.support_contact = new_support
         _audit(actor, "branding.changed", owner, before=before, after=after)
         db.session.commit()
     return owner
@@ -262,17 +273,23 @@ def provider_hosts(
 
 
 def set_host_name(actor: User, raw: str, *, reserved: Collection[str] = frozenset()) -> str | None:
-    """Set the reseller's own web address (white-label); empty removes it. Audited.
+    """Ask for the reseller's own web address (white-label); empty removes it. Audited.
 
     `reserved`: the partner's own host names (`provider_hosts`); claiming one would rebrand
-    the whole portal, so it is refused, as is a host another reseller has. Proof of control
-    of the host (a DNS TXT record) is left to the resellers issue.
+    the whole portal, so it is refused, as is a host another reseller has. A new host is
+    only asked for: it becomes active once proven (app.services.resellers), and until then
+    the reseller's current address (if any) stays as it was.
     """
+    from app.services import resellers  # resellers imports nothing of branding
+
     owner = editable_owner(actor)
     if not isinstance(owner, Reseller):
         raise BrandingError("Only a reseller has its own web address.")
     host = normalise_host_name(raw)
     if host == owner.host_name:
+        if owner.pending_host_name is not None:  # keep the active one; forget the request
+            owner.pending_host_name = owner.host_token = None
+            db.session.commit()
         return host
     if host is not None and host in reserved:
         raise BrandingError(
@@ -283,16 +300,15 @@ def set_host_name(actor: User, raw: str, *, reserved: Collection[str] = frozense
         select(Reseller.id).where(Reseller.host_name == host, Reseller.id != owner.id)
     ):
         raise BrandingError(f"{host} is already used by another reseller; choose another.")
-    before = {"host_name": owner.host_name}
-    owner.host_name = host
-    _audit(actor, "branding.host_changed", owner, before=before, after={"host_name": host})
-    try:
-        db.session.commit()
-    except IntegrityError:  # taken between the check and the commit
-        db.session.rollback()
-        raise BrandingError(
-            f"{host} is already used by another reseller; choose another."
-        ) from None
+    if host is None:
+        before = {"host_name": owner.host_name, "pending": owner.pending_host_name}
+        owner.host_name = owner.pending_host_name = owner.host_token = None
+        _audit(actor, "branding.host_changed", owner, before=before, after={"host_name": None})
+    elif host == owner.pending_host_name:
+        return host  # already asked for: keep its token (a TXT record may already hold it)
+    else:
+        resellers.request_host(owner, host, actor)
+    db.session.commit()
     return host
 
 
@@ -336,6 +352,7 @@ def _brand(kind: BrandKind, owner: Partner | Reseller, name: str, fallback_color
         logo_kind=kind if has_logo else None,
         logo_id=owner.id if has_logo else None,
         logo_version=version if has_logo else None,
+        support=owner.support_contact,
     )
 
 

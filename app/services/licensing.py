@@ -26,7 +26,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.services import audit, offers, outbox, sync
+from app.services import audit, offers, outbox, resellers, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import EtagMismatch, MicrosoftError
@@ -252,6 +252,7 @@ def request_change(
 ) -> ChangeRequest:
     """Accept a change for the worker, or refuse it with the reason (nothing is written
     but the audit of the refusal). The same idempotency key returns the same request."""
+    resellers.require_active(customer, ChangeRefused)  # reseller not authorised: paused
     now = now or utcnow()
     existing = outbox.find(idempotency_key, customer)
     if existing is not None:

@@ -24,7 +24,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.services import access, audit, offers, outbox, profiles, storefront, sync
+from app.services import access, audit, offers, outbox, profiles, resellers, storefront, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
@@ -41,14 +41,7 @@ class OrderRefused(Exception):
 def _reseller_refusal(customer: Customer) -> str | None:
     """Indirect model (rule 13): nothing is bought for a customer of a reseller whose
     relationship with the provider is not authorised."""
-    reseller = customer.reseller
-    if reseller is not None and reseller.relationship_status != "authorised":
-        return (
-            f"{reseller.name}, the reseller of {customer.name}, has no authorised reseller "
-            "relationship with the partner, so nothing can be bought for it now. Ask the "
-            "partner to authorise the relationship."
-        )
-    return None
+    return resellers.paused_reason(customer)
 
 
 def describe(

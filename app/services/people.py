@@ -26,7 +26,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User, UserLicense
 from app.models._types import utcnow
-from app.services import audit, licensing, outbox, sync
+from app.services import audit, licensing, outbox, resellers, sync
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import PartnerCenterClient
@@ -52,6 +52,7 @@ def request_assignment(
     idempotency_key: str,
 ) -> ChangeRequest:
     """Assign a product to a person (buying the seat when the rules say so), as one job."""
+    resellers.require_active(customer, AssignmentRefused)  # reseller not authorised: paused
     _need_admin(role)
     existing = outbox.find(idempotency_key, customer)
     if existing is not None:
@@ -101,6 +102,7 @@ def request_removal(
     idempotency_key: str,
 ) -> ChangeRequest:
     """Remove a product from a person; the seat becomes free (and stays paid for now)."""
+    resellers.require_active(customer, AssignmentRefused)  # reseller not authorised: paused
     _need_admin(role)
     existing = outbox.find(idempotency_key, customer)
     if existing is not None:

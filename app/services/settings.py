@@ -7,9 +7,15 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.domain.settings import SettingError, SettingValue, apply_changes, format_value
+from app.domain.settings import (
+    SettingError,
+    SettingValue,
+    apply_changes,
+    check_reseller_changes,
+    format_value,
+)
 from app.extensions import db
-from app.models import Customer, User
+from app.models import Customer, StaffRole, User
 from app.services import audit
 
 
@@ -25,8 +31,17 @@ def get_settings(customer_pc_id: str) -> dict[str, SettingValue]:
 def change_settings(
     customer_pc_id: str, raw_changes: Mapping[str, str], *, actor: User | str
 ) -> dict[str, SettingValue]:
-    """Validate and apply setting changes all together (or none), auditing each change."""
+    """Validate and apply setting changes all together (or none), auditing each change.
+
+    Who decides (issue 19): a reseller admin may change only the reseller's settings (Self
+    service, Reporting) and only of its own customers; the rest is the provider's. The web
+    checks the customer first (another reseller's customer is not found); this is the rule.
+    """
     customer = _load(customer_pc_id)
+    if isinstance(actor, User) and actor.staff_role is StaffRole.RESELLER_ADMIN:
+        if actor.reseller_id is None or customer.reseller_id != actor.reseller_id:
+            raise CustomerNotFound(f"No customer with id {customer_pc_id!r}.")
+        check_reseller_changes(raw_changes)  # raises ProviderOnlySetting
     before = customer.settings()
     after = apply_changes(before, raw_changes)  # raises SettingError, nothing is applied
     for key, value in after.items():

@@ -258,7 +258,7 @@ def _sync_resellers(client: PartnerCenterClient, partner: Partner) -> dict[str, 
             db.session.add(row)
             resellers[pc.id] = row
         row.name, row.mpn_id = pc.name, pc.mpn_id
-        row.relationship_status = "authorised" if pc.active else "inactive"
+        row.relationship_status = pc.state[:20]  # Microsoft's spelling: "Active", ...
     db.session.flush()
     return resellers
 

@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from app.domain.roles import Role
-from app.domain.settings import SETTINGS, SPECS, SettingError
+from app.domain.settings import SETTINGS, SPECS, ProviderOnlySetting, SettingError
 from app.models import Customer, SalesProfile, StaffRole, User
 from app.services import (
     access,
@@ -30,6 +30,7 @@ from app.services import (
     customers,
     orders,
     profiles,
+    resellers,
 )
 from app.services import settings as settings_service
 from app.views.forms import BrandForm, GrantAccessForm, HostNameForm, LogoForm
@@ -81,13 +82,15 @@ def customer_detail(customer: str) -> str:
 @login_required
 def change_setting(customer: str, key: str) -> Response:
     """Save one relationship setting; the setting's fragment shows Saved or why not."""
-    company = get_customer_for_staff(customer)
-    user = require_partner_admin()
+    company = get_customer_for_staff(customer)  # another reseller's customer: 404
+    user = require_staff()
     if key not in SPECS:
         abort(404)
     raw = request.form.get("value", "")
     try:
         settings_service.change_settings(company.pc_id, {key: raw}, actor=user)
+    except ProviderOnlySetting:
+        abort(403)  # who decides: the provider keeps the commercial settings
     except SettingError as refusal:
         error: str | None = str(refusal)
     else:
@@ -106,6 +109,7 @@ def change_setting(customer: str, key: str) -> Response:
         error=error,
         saved=error is None,
         editable=True,
+        is_reseller=user.staff_role is StaffRole.RESELLER_ADMIN,
     )
 
 
@@ -121,7 +125,8 @@ def _detail_page(
         cost=cost,
         specs=SETTINGS,
         values=company.settings(),
-        editable=current_user.staff_role is StaffRole.PARTNER_ADMIN,
+        editable=current_user.staff_role in (StaffRole.PARTNER_ADMIN, StaffRole.RESELLER_ADMIN),
+        is_reseller=current_user.staff_role is StaffRole.RESELLER_ADMIN,
         saved=saved,
         error=error,
     )
@@ -241,7 +246,12 @@ def save_brand() -> Response | tuple[str, int]:
     form = BrandForm()
     if form.validate_on_submit():
         try:
-            branding.update_brand(user, name=form.name.data or "", color=form.color.data or "")
+            branding.update_brand(
+                user,
+                name=form.name.data or "",
+                color=form.color.data or "",
+                support=form.support.data or "",
+            )
         except branding.BrandingError as refusal:
             form.color.errors.append(str(refusal))
         else:
@@ -315,9 +325,22 @@ def save_host_name() -> Response | tuple[str, int]:
         except branding.BrandingError as refusal:
             form.host_name.errors.append(str(refusal))
         else:
-            flash(f"Web address saved: {host}." if host else "Web address removed.", "success")
+            flash(_host_saved_message(user, host), "success")
             return redirect(url_for("admin.brand_settings"))
     return _branding_page(host_form=form), REFUSED
+
+
+def _host_saved_message(user: User, host: str | None) -> str:
+    """What saving the host name did: removed, kept, or asked for (and how it is proven)."""
+    reseller = user.reseller
+    if host is None:
+        return "Web address removed."
+    if reseller is None or reseller.pending_host_name != host:
+        return f"Web address saved: {host}."
+    if resellers.proof_method() == "dns":
+        resellers.enqueue_check(reseller)
+        return f"{host} is asked for: add the DNS TXT record below; it becomes active once found."
+    return f"{host} is asked for: it becomes active once the provider approves it."
 
 
 def _provider_hosts(user: User) -> set[str]:
@@ -347,10 +370,22 @@ def _branding_page(
         is_reseller=current_user.staff_role is StaffRole.RESELLER_ADMIN,
         preview=branding.brand_of(owner),
         brand_form=brand_form
-        or BrandForm(formdata=None, name=owner.brand_name, color=owner.brand_color),
+        or BrandForm(
+            formdata=None,
+            name=owner.brand_name,
+            color=owner.brand_color,
+            support=owner.support_contact,
+        ),
         logo_form=logo_form or LogoForm(formdata=None),
         host_form=host_form
-        or HostNameForm(formdata=None, host_name=getattr(owner, "host_name", None)),
+        or HostNameForm(
+            formdata=None,
+            host_name=getattr(owner, "pending_host_name", None)
+            or getattr(owner, "host_name", None),
+        ),
+        proof=resellers.proof_method(),
+        txt_name=resellers.txt_name,
+        txt_value=resellers.txt_value,
         max_width=branding.LOGO_MAX_WIDTH,
         max_height=branding.LOGO_MAX_HEIGHT,
     )

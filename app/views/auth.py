@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 from app.domain.identity import SignInRefused, expected_issuer, identity_from_claims
 from app.extensions import db, htmx, login_manager
 from app.models import User
-from app.services import access
+from app.services import access, resellers
 from app.services import identity as identity_service
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -160,8 +160,16 @@ def refuse_unrecorded_reseller() -> tuple[str, int] | None:
 def login() -> Response:
     """Start the Microsoft sign-in (state, nonce and PKCE are handled by authlib)."""
     session["next"] = safe_next(request.args.get("next"))
-    response: Response = _client().authorize_redirect(url_for("auth.callback", _external=True))
+    response: Response = _client().authorize_redirect(redirect_uri())
     return response
+
+
+def redirect_uri() -> str:
+    """Where Microsoft sends the person back: the callback on the host the sign-in started
+    on, when that host is verified (the provider's, or a reseller's proven host; each must
+    be registered as a redirect URI of the Entra app, README); else on the provider's."""
+    host = resellers.verified_host(request.host, current_app.config["PROVIDER_HOSTS"])
+    return f"{request.scheme}://{host}{url_for('auth.callback')}"
 
 
 @bp.get("/callback")

@@ -115,6 +115,9 @@ class BrandForm(FlaskForm):  # type: ignore[misc]
 
     name = StringField("Name shown in the portal", validators=[Length(max=200)])
     color = StringField("Primary colour", validators=[Length(max=20)])
+    support = StringField(
+        "Support contact (e-mail, phone or web address)", validators=[Length(max=200)]
+    )
 
 
 class LogoForm(FlaskForm):  # type: ignore[misc]

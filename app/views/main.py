@@ -88,6 +88,11 @@ class PageBrand:
         return self._brand.primary_color
 
     @property
+    def support(self) -> str | None:
+        """Where this brand's customers get help (shown in the footer and on error pages)."""
+        return self._brand.support
+
+    @property
     def logo_url(self) -> str | None:
         """Where the logo is served, with its version so caches refresh when it changes."""
         brand = self._brand

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Reseller
-from app.services import branding
+from app.models import Reseller, StaffRole, User
+from app.services import branding, resellers
 from tests.support.signin import csrf_token
 
 PAGE = "/admin/branding"
@@ -93,6 +93,13 @@ def test_a_reseller_keeps_its_own_host_when_saving_it_from_that_host(
     app: Flask, rita: FlaskClient
 ) -> None:
     assert claim(rita, "portal.fabrikam.example")[0] == 302
+    assert fabrikam_host(app) is None  # asked for, not active until proven (issue 19)
+    with app.app_context():
+        partner_admin = db.session.scalar(
+            select(User).where(User.staff_role == StaffRole.PARTNER_ADMIN)
+        )
+        assert partner_admin is not None
+        resellers.approve_host(partner_admin, "res-fabrikam")
     # Saved again while on its own white-label host: that host is the reseller's, not ours.
     assert claim(rita, "portal.fabrikam.example", served_on="portal.fabrikam.example")[0] == 302
     assert fabrikam_host(app) == "portal.fabrikam.example"

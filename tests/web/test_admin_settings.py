@@ -189,17 +189,17 @@ def test_an_unknown_setting_is_not_found(pat: FlaskClient, token: str) -> None:
     assert answer.status_code == 404
 
 
-def test_reseller_admin_reads_the_settings_of_their_customer_but_cannot_change_them(
+def test_reseller_admin_reads_the_commercial_settings_of_their_customer_but_cannot_change_them(
     app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
 ) -> None:
     rita = signed_in("rita@fabrikam.example")
     page = rita.get("/admin/customers/cust-northwind")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Only the partner's administrators change relationship settings" in html
-    assert html.count("disabled") >= 9
+    assert "the provider keeps the commercial settings" in html
+    assert html.count("disabled") >= 7  # the provider's seven; Self service and Reporting: hers
     answer = rita.post(
-        "/admin/customers/cust-northwind/settings/reporting",
+        "/admin/customers/cust-northwind/settings/auto_increment",
         data={"value": "on", "csrf_token": csrf_token(html)},
     )
     assert answer.status_code == 403

@@ -81,6 +81,7 @@ class PcReseller:
     name: str
     mpn_id: str | None
     active: bool
+    state: str = "Active"  # the relationship's `state` as Partner Center spells it
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,7 @@ class PartnerCenterClient:
                 name=item.get("name") or item["id"],
                 mpn_id=item.get("mpnId"),
                 active=item.get("state", "Active") == "Active",
+                state=str(item.get("state") or "Active"),
             )
             for item in self._pages("/relationships", params)
         ]
