@@ -6,7 +6,16 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import ChangeRequest, Customer
-from app.services import licensing, locks, orders, outbox, people, people_view
+from app.services import (
+    audit,
+    licensing,
+    locks,
+    orders,
+    outbox,
+    people,
+    people_view,
+    resellers,
+)
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
 
@@ -44,6 +53,22 @@ def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeReq
 def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
     change = db.session.get(ChangeRequest, change_id)
     assert change is not None
+    customer = db.session.get(Customer, change.customer_id)
+    assert customer is not None
+    paused = resellers.paused_reason(customer)
+    if paused is not None and change.is_open:  # the reseller's relationship lapsed since
+        outbox.finish(change, "failed", paused)
+        audit.record(
+            f"change.{change.kind}",
+            actor=f"job:change-{change.id}",
+            customer_id=customer.id,
+            object_type="change_request",
+            object_id=str(change.id),
+            outcome="failed",
+            message=paused,
+        )
+        db.session.commit()
+        return change
     if change.kind == orders.KIND:
         return orders.apply_order(change_id, pc=pc)
     if change.kind in people_view.ASSIGNMENT_KINDS:

@@ -405,3 +405,20 @@ def test_rules_read_a_row_whose_tranches_were_rewritten_just_after_it_without_fa
     facts = licensing.facts_of(sub)
     assert sum(t.quantity for t in facts.tranches) == 30
     assert licensing.nce.quantity_limits(facts, now).reducible.total == 30  # not 31
+
+
+def test_a_change_accepted_before_the_resellers_relationship_lapsed_is_not_sent(
+    app: Flask, demo: dict[str, int], emulator: Emulator, work: Callable[[], None]
+) -> None:
+    change_id = ask(app, quantity=21)  # Northwind buys through Fabrikam IT, authorised
+    with app.app_context():  # then the next sync finds the relationship inactive
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-northwind"))
+        assert customer is not None and customer.reseller is not None
+        customer.reseller.relationship_status = "Inactive"
+        db.session.commit()
+    work()
+    change = change_of(app, change_id)
+    assert change.state == "failed"
+    assert (change.outcome or "").startswith("Buying and changes are paused")
+    assert patches(emulator) == []
+    assert pc_quantity(emulator) == 20
