@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
         portal,
         reconciliation,
         rendering,
+        reports,
         security,
         storefront,
     )
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reconciliation.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(storefront.bp)
+    app.register_blueprint(reports.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

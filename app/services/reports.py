@@ -19,7 +19,7 @@ from app.domain import nce
 from app.domain import reports as arithmetic
 from app.domain.end_of_term import EndOfTerm, check_end_of_term, describe_end_of_term, end_of_term
 from app.extensions import db
-from app.models import AdjustmentRun, Customer, Subscription, UsageSnapshot, User
+from app.models import AdjustmentRun, Customer, Partner, Subscription, UsageSnapshot, User
 from app.models._types import utcnow
 from app.services import access
 from app.services.licensing import facts_of
@@ -70,6 +70,14 @@ def _subscriptions(customer: Customer) -> list[Subscription]:
             .order_by(Subscription.creation_date)
         )
     )
+
+
+def reporting_contact(customer: Customer) -> str:
+    """Who can switch the customer's Reporting setting on: its reseller, else the partner."""
+    if customer.reseller is not None:
+        return customer.reseller.brand_name or customer.reseller.name
+    partner = db.session.get(Partner, customer.partner_id)
+    return (partner.brand_name or partner.name) if partner else "your partner"
 
 
 # --- the daily snapshot (a job) -------------------------------------------------------------
