@@ -320,9 +320,7 @@ class CustomerSummary:
 def dashboard(user: User, now: datetime | None = None, limit: int = 500) -> list[CustomerSummary]:
     """The same figures across the customers this staff member manages, most waste first."""
     now = now or utcnow()
-    customers: list[Customer] = list(
-        db.session.scalars(access.companies_query(user).limit(limit))
-    )
+    customers: list[Customer] = list(db.session.scalars(access.companies_query(user).limit(limit)))
     subs_of: dict[int, list[Subscription]] = defaultdict(list)
     if customers:
         for sub in db.session.scalars(
