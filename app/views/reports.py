@@ -11,7 +11,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -66,7 +66,7 @@ def _report_of(customer_pc_id: str) -> tuple[Customer, Role] | Response:
     body = render_template(
         "reports/off.html", company=company, contact=reports.reporting_contact(company)
     )
-    return Response(body, 403)
+    return make_response(body, 403)
 
 
 @bp.get("/c/<customer>/reports")

@@ -81,7 +81,7 @@ def test_with_reporting_off_an_end_user_is_told_who_can_switch_it_on_and_staff_s
     _northwind_priced(app, reporting=False)
     answer = signed_in("ann@northwind.example").get(f"{NW}/reports")
     html = answer.get_data(as_text=True)
-    assert answer.status_code == 403
+    assert answer.status_code == 403 and answer.mimetype == "text/html"
     assert "Reports are switched off for Northwind Traders" in html
     assert "Fabrikam IT can switch them on" in html  # Northwind's reseller
     assert "$264.00" not in html and "Business Premium" not in html
