@@ -244,11 +244,13 @@ def _timeline(sub: Subscription, events: list[AuditEvent]) -> tuple[int, list[tu
         before = event.before or {}
         quantity = int(before.get("quantity", quantity))
         status = str(before.get("status", status))
-    opening = _seats(quantity, status)
+    opening = held = _seats(quantity, status)
     changes: list[tuple[date, int]] = []
     for event in events:
         after = event.after or {}
         quantity = int(after.get("quantity", quantity))
         status = str(after.get("status", status))
-        changes.append((event.at.date(), _seats(quantity, status)))
+        if _seats(quantity, status) != held:  # e.g. the first sync's "added" changes nothing
+            held = _seats(quantity, status)
+            changes.append((event.at.date(), held))
     return opening, changes

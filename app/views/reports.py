@@ -218,6 +218,7 @@ def _billing(chosen: str | None, message: str | None = None, status: int = 200) 
         subs=subs,
         agreements=billing.agreements(s.id for s in subs),
         is_billed=billing.is_billed,
+        this_month="{:04d}-{:02d}".format(*billing.parse_month(None)),
         message=message,
     )
 
