@@ -46,12 +46,26 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Res
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([_cell(value) for value in row] for row in rows)
     return Response(
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a typed agreement id, a name) is quoted with
+    a leading apostrophe; numbers, negative ones included, are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            Decimal(value)
+        except ArithmeticError:
+            return "'" + value
+    return value
 
 
 def _cents(value: Decimal) -> str:

@@ -279,3 +279,19 @@ def test_only_partner_admins_can_download_the_billing_export(
             assert answer.status_code == status, (person, url)
             assert "sub-nw-bp" not in answer.get_data(as_text=True)
     assert signed_in("pat@partner.example").get("/admin/billing/export.json").status_code == 200
+
+
+def test_an_agreement_id_a_spreadsheet_would_run_as_a_formula_is_quoted_in_the_csv(
+    app: Flask, demo: dict[str, int], signed_in: Client
+) -> None:
+    pat = signed_in("pat@partner.example")
+    page = pat.get("/admin/billing?customer=cust-northwind").get_data(as_text=True)
+    pat.post(
+        "/admin/billing/cust-northwind/sub-nw-bp",
+        data={"csrf_token": csrf_token(page), "billed": "y", "agreement_id": "=1+2"},
+    )
+    text = pat.get(f"/admin/billing/export.csv?month={date.today():%Y-%m}").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["agreement_id"] for r in rows] == ["'=1+2"]
+    json_lines = pat.get("/admin/billing/export.json").get_json()["lines"]
+    assert [line["agreement_id"] for line in json_lines] == ["=1+2"]  # JSON keeps it as typed
