@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
         portal,
         reconciliation,
         rendering,
+        reports,
         resellers,
         security,
         storefront,
@@ -127,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(storefront.bp)
     app.register_blueprint(resellers.bp)
+    app.register_blueprint(reports.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -104,3 +104,27 @@ cron.register(
     cron=os.environ.get("CATALOGUE_CRON", "15 3 * * *"),
     name="daily-catalogue-refresh",
 )
+
+
+def enqueue_daily_snapshots() -> str:
+    """Once a day: seats, assigned seats and cost per customer and product, for the reports
+    (job id snapshots-YYYYMMDD; the job itself keeps one snapshot per product and day)."""
+    from app.queue import enqueue
+    from jobs.reports import snapshot_all
+
+    today = datetime.now(UTC).date()
+    job_id = f"snapshots-{today:%Y%m%d}"
+    with app_context():
+        try:
+            enqueue(snapshot_all, today.isoformat(), job_id=job_id, unique=True, job_timeout=1800)
+        except DuplicateJobError:
+            return f"{job_id} already queued"
+    return job_id
+
+
+cron.register(
+    enqueue_daily_snapshots,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("SNAPSHOT_CRON", "45 23 * * *"),
+    name="daily-usage-snapshots",
+)

@@ -513,6 +513,19 @@ def _sync_users(customer: Customer, report: SyncReport) -> None:
             select(DirectoryUser).where(DirectoryUser.customer_id == customer.id)
         )
     }
+    # Licences of SKUs no CSP subscription of the customer grants (an Enterprise Agreement,
+    # say) are imported only while Unmanaged license sync is on; switched off, they go.
+    managed = (
+        None
+        if customer.unmanaged_license_sync
+        else set(
+            db.session.scalars(
+                select(Subscription.sku_id).where(
+                    Subscription.customer_id == customer.id, Subscription.sku_id.is_not(None)
+                )
+            )
+        )
+    )
     now = utcnow()
     for g in users:
         row = existing.pop(g.id, None)
@@ -520,10 +533,11 @@ def _sync_users(customer: Customer, report: SyncReport) -> None:
             row = DirectoryUser(customer_id=customer.id, graph_id=g.id, upn=g.upn)
             db.session.add(row)
         row.upn, row.name, row.enabled, row.synced_at = g.upn, g.name, g.enabled, now
+        held = set(g.sku_ids) if managed is None else set(g.sku_ids) & managed
         have = {lic.sku_id: lic for lic in row.licenses}
-        for sku in g.sku_ids - have.keys():
+        for sku in held - have.keys():
             row.licenses.append(UserLicense(sku_id=sku))
-        for sku in have.keys() - g.sku_ids:
+        for sku in have.keys() - held:
             row.licenses.remove(have[sku])
     for gone in existing.values():
         db.session.delete(gone)
