@@ -38,7 +38,7 @@ class OrderRefused(Exception):
     """The order cannot be accepted; the message says why in words a person understands."""
 
 
-def _reseller_refusal(customer: Customer) -> str | None:
+def reseller_refusal(customer: Customer) -> str | None:
     """Indirect model (rule 13): nothing is bought for a customer of a reseller whose
     relationship with the provider is not authorised."""
     reseller = customer.reseller
@@ -87,7 +87,7 @@ def request_order(
         raise OrderRefused(
             f"Your role ({role.label}) cannot buy new products; an Admin of {customer.name} can."
         )
-    refusal = _reseller_refusal(customer)
+    refusal = reseller_refusal(customer)
     quote = storefront.quote(customer, lines, now)
     if refusal is None:
         decision = storefront.check(customer, lines)
@@ -240,7 +240,7 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
     client = pc or factory.partner_center()
     bought: list[str] = []
     try:
-        refusal = _reseller_refusal(customer)
+        refusal = reseller_refusal(customer)
         if refusal is not None:
             raise OrderRefused(refusal)
         if not change.params.get("checked_at"):

@@ -6,7 +6,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import ChangeRequest, Customer
-from app.services import licensing, locks, orders, outbox, people, people_view
+from app.services import licensing, locks, orders, outbox, people, people_view, upgrades
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
 
@@ -46,6 +46,8 @@ def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
     assert change is not None
     if change.kind == orders.KIND:
         return orders.apply_order(change_id, pc=pc)
+    if change.kind == upgrades.KIND:
+        return upgrades.apply_upgrade(change_id, pc=pc)
     if change.kind in people_view.ASSIGNMENT_KINDS:
         return people.apply_assignment_change(change_id, pc=pc)
     return licensing.apply_change(change_id, pc=pc)

@@ -21,10 +21,12 @@ from wtforms.validators import DataRequired, Regexp
 
 from app.domain import storefront as rules
 from app.domain.roles import Role
+from app.domain.upgrades import unsupported_explanations
 from app.models import Customer
 from app.models._types import utcnow
-from app.services import catalogue, orders, outbox, storefront
+from app.services import catalogue, licensing, orders, outbox, storefront, upgrades
 from app.services.errors import NotFound
+from app.services.microsoft.http import MicrosoftError
 from app.views.guards import get_customer_for
 from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_partial
 
@@ -249,3 +251,115 @@ def order(customer: str, order_id: int) -> Response:
     if change.is_open:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- upgrades (PRODUCT.md rule 9) -------------------------------------------------------
+
+
+class UpgradeForm(FlaskForm):  # type: ignore[misc]
+    """An upgrade: the product to move to, how many seats, into which subscription."""
+
+    to_catalog_item_id = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9:]{3,100}$")])
+    quantity = StringField()
+    into = StringField(validators=[Regexp(r"^([A-Za-z0-9-]{1,64})?$")])
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+    def seats(self, most: int) -> int:
+        """The seats asked for; ValueError with a message otherwise."""
+        text = (self.quantity.data or "").strip()
+        if not text.isdigit() or not 1 <= int(text) <= most:
+            raise ValueError(f"Enter a whole number of seats from 1 to {most}.")
+        return int(text)
+
+
+def _offered_key(company: Customer, sub_id: str) -> str:
+    return f"{company.pc_id}/{sub_id}"
+
+
+def _offered(company: Customer, sub_id: str) -> list[upgrades.Choice]:
+    kept: dict[str, list[dict[str, Any]]] = session.get("upgrades") or {}
+    return [upgrades.Choice.from_json(c) for c in kept.get(_offered_key(company, sub_id), [])]
+
+
+def _keep_offered(company: Customer, sub_id: str, choices: tuple[upgrades.Choice, ...]) -> None:
+    kept: dict[str, list[dict[str, Any]]] = dict(session.get("upgrades") or {})
+    kept.pop(_offered_key(company, sub_id), None)
+    while len(kept) >= 5:  # keep the cookie small: the latest few subscriptions
+        kept.pop(next(iter(kept)))
+    kept[_offered_key(company, sub_id)] = [c.as_json() for c in choices]
+    session["upgrades"] = kept
+
+
+def _upgrade_page(
+    company: Customer,
+    role: Role,
+    found: upgrades.Options,
+    *,
+    message: str | None = None,
+    status: int = 200,
+) -> Response:
+    return page_or_partial(
+        "storefront/upgrade.html",
+        "storefront/upgrade.html",
+        status=status,
+        company=company,
+        role=role,
+        found=found,
+        sub=found.sub,
+        warnings=upgrades.WARNINGS,
+        partial_warning=upgrades.PARTIAL_WARNING,
+        message=message,
+        key=uuid.uuid4().hex,
+    )
+
+
+@bp.get("/c/<customer>/store/upgrade/<sub_id>")
+@login_required
+def upgrade(customer: str, sub_id: str) -> Response:
+    """The upgrades Partner Center offers a subscription, with what they mean."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    sub = licensing.subscription_of(company, sub_id)
+    try:
+        found = upgrades.options(company, sub)
+    except MicrosoftError as error:
+        found = upgrades.Options(sub, (), (), tuple(unsupported_explanations(sub.offer_id)))
+        return _upgrade_page(
+            company,
+            role,
+            found,
+            message=f"Microsoft could not be asked just now ({error}). Try again in a moment.",
+        )
+    _keep_offered(company, sub_id, found.choices)
+    return _upgrade_page(company, role, found)
+
+
+@bp.post("/c/<customer>/store/upgrade/<sub_id>")
+@login_required
+def request_upgrade(customer: str, sub_id: str) -> Response:
+    """Confirm an upgrade: through the outbox; the license page shows it pending, then done.
+    Only what the page offered is accepted (no Partner Center request before the job)."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    sub = licensing.subscription_of(company, sub_id)
+    offered = _offered(company, sub_id)
+    form = UpgradeForm()
+    try:
+        if not form.validate_on_submit():
+            raise ValueError("The form expired; reload the page and try again.")
+        change = upgrades.request_upgrade(
+            current_user,
+            role,
+            company,
+            sub_id,
+            offered,
+            to_catalog_item_id=form.to_catalog_item_id.data,
+            quantity=form.seats(sub.quantity),
+            to_subscription_id=form.into.data or None,
+            idempotency_key=form.idempotency_key.data,
+        )
+    except (ValueError, upgrades.UpgradeRefused) as refused:
+        found = upgrades.Options(
+            sub, tuple(offered), (), tuple(unsupported_explanations(sub.offer_id))
+        )
+        return _upgrade_page(company, role, found, message=str(refused), status=REFUSED)
+    back = url_for("portal.licenses", customer=customer) + f"#sub-{change.subscription.pc_id}"
+    return Response(status=303, headers={"Location": back})
