@@ -11,7 +11,13 @@ from emulator import catalogue, errors
 from emulator.catalogue import TRIAL_SEATS, Offer
 from emulator.clock import iso
 from emulator.errors import ApiError, invalid, not_found, refused
-from emulator.lifecycle import commitment_end, switch_offer, take_seats
+from emulator.lifecycle import (
+    PAID_TRIAL_TERM,
+    commitment_end,
+    start_term,
+    switch_offer,
+    take_seats,
+)
 from emulator.model import CANCELLATION_WINDOW, Customer, Subscription, Tranche
 from emulator.rules import addon_seats, base_seats, check_addon, check_not_renewing
 from emulator.shapes import catalogue_links, link, subscription_json
@@ -272,8 +278,8 @@ def _new_subscription(
 def _eligibility_errors(sub: Subscription, now: datetime, immediate: bool) -> list[dict[str, Any]]:
     """Why a subscription cannot transition now (Partner Center's numbered reasons)."""
     problems = []
-    if sub.status != "active" or sub.trial:
-        problems.append({"code": 1, "description": "The subscription is not active (or a trial)."})
+    if sub.status != "active":
+        problems.append({"code": 1, "description": "The subscription is not active."})
     if immediate and sub.cancel_until is not None and now < sub.cancel_until:
         problems.append(
             {"code": 2, "description": "The subscription is in its cancellation window."}
@@ -328,7 +334,7 @@ def eligibilities(
     problems = _eligibility_errors(sub, now, immediate)
     operation = str(uuid.uuid4())
     items = []
-    for key in current.upgrades:
+    for key in _targets(current):
         target = catalogue.offer(key)
         assert target is not None
         receivers = [
@@ -364,8 +370,15 @@ def eligibilities(
     return items
 
 
+def _targets(current: Offer) -> tuple[str, ...]:
+    """The offers a subscription of `current` may transition to: a trial converts to its
+    paid equivalent (transition-a-new-commerce-subscription.md: "or convert an NCE trial to
+    a paid subscription"), any other offer upgrades."""
+    return (current.trial_of,) if current.trial_of else current.upgrades
+
+
 def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -> dict[str, Any]:
-    """Upgrade some or all seats of a subscription to a higher offer."""
+    """Upgrade some or all seats of a subscription to a higher offer, or convert a trial."""
     now = store.now()
     if not isinstance(body, dict):
         raise invalid("The request body must be a transition object.")
@@ -376,7 +389,7 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
         raise ApiError(
             400, errors.UNKNOWN_CATALOG_ITEM, "Invalid offer ID: toCatalogItemId is not catalogued."
         )
-    if current is None or target.key not in current.upgrades:
+    if current is None or target.key not in _targets(current):
         reason = (
             "is not supported by Microsoft"
             if current is not None and (current.key, target.key) in catalogue.UNSUPPORTED_PATHS
@@ -388,6 +401,8 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     problems = _eligibility_errors(sub, now, immediate=True)
     if problems:
         raise refused(errors.TRANSITION_NOT_ALLOWED, problems[0]["description"])
+    if sub.trial:
+        return _convert_trial(store, customer, sub, target, body, now)
     quantity = _positive_int(body.get("quantity", sub.quantity), "quantity")
     if quantity > sub.quantity:
         raise invalid("quantity exceeds the seats of the subscription.")
@@ -450,6 +465,80 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     }
     store.transitions.setdefault(sub.id, []).append(result)
     store.record("upgrade_subscription", customer, "subscription", subscription_json(sub, now), old)
+    return result
+
+
+def _convert_trial(
+    store: Store,
+    customer: Customer,
+    sub: Subscription,
+    target: Offer,
+    body: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Convert a trial to its paid equivalent now (a transition of a trial source): at least
+    the trial's 25 seats (the emulator's rule, as PRODUCT.md's), more allowed. Into a new
+    term of the same subscription (its id is kept, as Microsoft's trial conversions keep
+    it), or into an existing active subscription of the paid offer that ends no earlier,
+    which gets the seats; the trial then ends. Either is a purchase: a new 7-day window."""
+    quantity = _positive_int(body.get("quantity", sub.quantity), "quantity")
+    if quantity < TRIAL_SEATS:
+        raise refused(
+            errors.TRANSITION_NOT_ALLOWED,
+            f"A trial converts to at least {TRIAL_SEATS} seats.",
+        )
+    if quantity > target.max_quantity:
+        raise invalid(f"quantity exceeds the maximum of {target.max_quantity} seats.")
+    term = body.get("termDuration") or PAID_TRIAL_TERM
+    if term not in target.terms:
+        raise invalid(f"termDuration must be one of {', '.join(target.terms)}.")
+    cycle = str(body.get("billingCycle") or "monthly").lower()
+    if cycle not in ("monthly", "annual"):
+        raise invalid("billingCycle must be monthly or annual.")
+    kind = body.get("transitionType") or "transition_with_license_transfer"
+    if kind not in TRANSITION_TYPES:
+        raise invalid(f"transitionType must be one of {', '.join(TRANSITION_TYPES)}.")
+    destination = _destination(customer, sub, target, body.get("toSubscriptionId"))
+    old = subscription_json(sub, now)
+    old_sku = sub.sku_id
+    if destination is None:
+        switch_offer(sub, target.key)
+        sub.trial = False
+        sub.term = term
+        sub.billing_cycle = cycle
+        sub.auto_renew = True
+        start_term(store, sub, now, now.date(), quantity)
+        destination = sub
+    else:
+        destination.tranches.append(Tranche(quantity, now))
+        destination.scheduled = None
+        destination.touch()
+        sub.status = "expired"
+        sub.auto_renew = False
+        sub.scheduled = None
+        sub.touch()
+    if kind == "transition_with_license_transfer" and destination is not sub:
+        _move_licenses(customer, old_sku, destination.sku_id, min(quantity, TRIAL_SEATS))
+    events = [_event("Conversion", "Started", now), _event("Conversion", "Completed", now)]
+    if kind == "transition_with_license_transfer":
+        events.append(_event("LicenseReassignment", "Completed", now))
+    result = {
+        "operationId": str(uuid.uuid4()),
+        "fromCatalogItemId": old["offerId"],
+        "fromSubscriptionId": sub.id,
+        "toCatalogItemId": target.catalog_item_id,
+        "toSubscriptionId": destination.id,
+        "quantity": quantity,
+        "termDuration": destination.term,
+        "billingCycle": destination.billing_cycle,
+        "transitionType": kind,
+        "Events": events,
+        "attributes": {"objectType": "Transition"},
+    }
+    store.transitions.setdefault(sub.id, []).append(result)
+    store.record(
+        "convert_trial_subscription", customer, "subscription", subscription_json(sub, now), old
+    )
     return result
 
 
