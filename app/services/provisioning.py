@@ -46,8 +46,8 @@ def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
     assert change is not None
     if change.kind == orders.KIND:
         return orders.apply_order(change_id, pc=pc)
-    if change.kind == upgrades.KIND:
-        return upgrades.apply_upgrade(change_id, pc=pc)
+    if change.kind in upgrades.KINDS:
+        return upgrades.apply(change_id, pc=pc)
     if change.kind in people_view.ASSIGNMENT_KINDS:
         return people.apply_assignment_change(change_id, pc=pc)
     return licensing.apply_change(change_id, pc=pc)

@@ -35,6 +35,7 @@ from app.services.microsoft.partner_center import (
 from app.services.orders import reseller_refusal
 
 KIND = "upgrade"
+KINDS = (KIND, "convert_trial", "schedule_conversion")  # the transitions a job carries out
 TRANSITION_TYPE = "transition_with_license_transfer"  # licences follow the seats
 
 
@@ -267,6 +268,16 @@ def _check(
     if not decision.allowed:
         raise UpgradeRefused(decision.reason)
     return choice
+
+
+def apply(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:
+    """The job's entry for the kinds above: an upgrade, or a trial's conversion."""
+    from app.services import trials  # trials needs nothing from here; kept one way
+
+    change = db.session.get(ChangeRequest, change_id)
+    if change is not None and change.kind in trials.KINDS:
+        return trials.apply_trial_change(change_id, pc=pc)
+    return apply_upgrade(change_id, pc=pc)
 
 
 def apply_upgrade(change_id: int, *, pc: PartnerCenterClient | None = None) -> ChangeRequest:

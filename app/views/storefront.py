@@ -19,12 +19,13 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
+from app.domain import nce as rules_nce
 from app.domain import storefront as rules
 from app.domain.roles import Role
 from app.domain.upgrades import unsupported_explanations
 from app.models import Customer
 from app.models._types import utcnow
-from app.services import catalogue, licensing, orders, outbox, storefront, upgrades
+from app.services import catalogue, licensing, orders, outbox, storefront, trials, upgrades
 from app.services.errors import NotFound
 from app.services.microsoft.http import MicrosoftError
 from app.views.guards import get_customer_for
@@ -361,5 +362,126 @@ def request_upgrade(customer: str, sub_id: str) -> Response:
             sub, tuple(offered), (), tuple(unsupported_explanations(sub.offer_id))
         )
         return _upgrade_page(company, role, found, message=str(refused), status=REFUSED)
+    back = url_for("portal.licenses", customer=customer) + f"#sub-{change.subscription.pc_id}"
+    return Response(status=303, headers={"Location": back})
+
+
+# -- trials (PRODUCT.md rule 4) ---------------------------------------------------------
+
+
+class ConversionForm(FlaskForm):  # type: ignore[misc]
+    """A trial's conversion: seats; now (term and billing, into which subscription) or at
+    the end of the trial."""
+
+    quantity = StringField()
+    option = StringField(validators=[Regexp(r"^(P(1M|1Y|3Y)/(monthly|annual))?$")])
+    into = StringField(validators=[Regexp(r"^([A-Za-z0-9-]{1,64})?$")])
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+    def seats(self) -> int:
+        """The seats asked for; ValueError with a message otherwise."""
+        text = (self.quantity.data or "").strip()
+        if not text.isdigit() or not 1 <= int(text) <= rules.MAX_SEATS:
+            raise ValueError(SEATS_TEXT)
+        return int(text)
+
+
+def _paid_kept(company: Customer, sub_id: str) -> trials.PaidOffer | None:
+    kept: dict[str, list[str]] = session.get("trials") or {}
+    found = kept.get(_offered_key(company, sub_id))
+    return trials.PaidOffer(found[0], found[1]) if found else None
+
+
+def _keep_paid(company: Customer, sub_id: str, paid: trials.PaidOffer | None) -> None:
+    kept: dict[str, list[str]] = dict(session.get("trials") or {})
+    kept.pop(_offered_key(company, sub_id), None)
+    while len(kept) >= 5:
+        kept.pop(next(iter(kept)))
+    if paid is not None:
+        kept[_offered_key(company, sub_id)] = [paid.catalog_item_id, paid.title]
+    session["trials"] = kept
+
+
+def _trial_page(
+    company: Customer,
+    role: Role,
+    shown: trials.TrialView,
+    *,
+    message: str | None = None,
+    status: int = 200,
+) -> Response:
+    return page_or_partial(
+        "storefront/trial.html",
+        "storefront/trial.html",
+        status=status,
+        company=company,
+        role=role,
+        trial=shown,
+        sub=shown.sub,
+        options=[(o, rules.describe_option(*o.split("/"))) for o in trials.OPTIONS],
+        minimum=rules_nce.TRIAL_MIN_SEATS,
+        message=message,
+        key=uuid.uuid4().hex,
+    )
+
+
+@bp.get("/c/<customer>/store/trial/<sub_id>")
+@login_required
+def trial(customer: str, sub_id: str) -> Response:
+    """A trial: its end, and converting it now, at its end, or letting it end."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    sub = licensing.subscription_of(company, sub_id)
+    message = None
+    paid = None
+    if sub.is_trial:
+        try:
+            paid = trials.paid_offer(company, sub)
+        except MicrosoftError as error:
+            message = f"Microsoft could not be asked just now ({error}). Try again in a moment."
+        _keep_paid(company, sub_id, paid)
+    return _trial_page(company, role, trials.view(company, sub, paid, utcnow()), message=message)
+
+
+@bp.post("/c/<customer>/store/trial/<sub_id>/<when>")
+@login_required
+def convert_trial(customer: str, sub_id: str, when: str) -> Response:
+    """Convert the trial now or at its end (through the outbox; the license page shows it
+    pending, then done), or let it end (auto-renew off). Only Admins."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    if when not in ("now", "at-end", "let-end"):
+        raise NotFound(when)
+    sub = licensing.subscription_of(company, sub_id)
+    paid = _paid_kept(company, sub_id)
+    form = ConversionForm()
+    try:
+        if not form.validate_on_submit():
+            raise ValueError("The form expired; reload the page and try again.")
+        if when == "let-end":
+            change = licensing.request_change(
+                current_user,
+                role,
+                company,
+                sub_id,
+                "auto_renew",
+                {"enable": False},
+                idempotency_key=form.idempotency_key.data,
+                version=None,
+            )
+        else:
+            change = trials.request_conversion(
+                current_user,
+                role,
+                company,
+                sub_id,
+                paid,
+                quantity=form.seats(),
+                at_trial_end=when == "at-end",
+                option=form.option.data or "P1Y/monthly",
+                to_subscription_id=form.into.data or None,
+                idempotency_key=form.idempotency_key.data,
+            )
+    except (ValueError, trials.TrialRefused, licensing.ChangeRefused) as refused:
+        shown = trials.view(company, sub, paid, utcnow())
+        return _trial_page(company, role, shown, message=str(refused), status=REFUSED)
     back = url_for("portal.licenses", customer=customer) + f"#sub-{change.subscription.pc_id}"
     return Response(status=303, headers={"Location": back})

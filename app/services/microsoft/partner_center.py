@@ -675,8 +675,10 @@ class PartnerCenterClient:
         transition_type: str = "transition_with_license_transfer",
         to_subscription_id: str | None = None,
         term_duration: str | None = None,
+        billing_cycle: str | None = None,
     ) -> dict[str, Any]:
-        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription.
+        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription,
+        or convert a trial (its paid equivalent, a term and billing cycle of its own).
         The answer is Partner Center's Transition: `toSubscriptionId`, and its `Events`
         (read their latest status with `transition_status`)."""
         body: dict[str, Any] = {
@@ -688,6 +690,8 @@ class PartnerCenterClient:
             body["toSubscriptionId"] = to_subscription_id
         if term_duration:
             body["termDuration"] = term_duration
+        if billing_cycle:
+            body["billingCycle"] = billing_cycle
         answer = self.caller.request(
             "POST",
             f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/transitions",
