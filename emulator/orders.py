@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from emulator import catalogue, errors
 from emulator.catalogue import TRIAL_SEATS, Offer
-from emulator.clock import iso
+from emulator.clock import iso, iso_day, parse_iso
 from emulator.errors import ApiError, invalid, not_found, refused
 from emulator.lifecycle import (
     PAID_TRIAL_TERM,
@@ -60,6 +60,12 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
     cycle = raw.get("billingCycle") or "monthly"
     if cycle not in catalogue.billing_cycles(term):
         raise invalid(f"Billing cycle {cycle} is not available for term {term}.")
+    custom_end = raw.get("customTermEndDate")
+    if custom_end is not None:
+        try:
+            parse_iso(str(custom_end))
+        except ValueError:
+            raise invalid("customTermEndDate must be a date-time.") from None
     participants = raw.get("participants") or []
     if not isinstance(participants, list) or not all(
         isinstance(p, dict) and "key" in p and "value" in p for p in participants
@@ -77,6 +83,7 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
         "participants": participants,
         "orderGroup": "0",
         "pricing": catalogue.pricing(item, quantity, term, cycle),
+        **({"customTermEndDate": iso_day(parse_iso(str(custom_end)).date())} if custom_end else {}),
     }
 
 
@@ -112,6 +119,70 @@ def _resellers(
     return reseller.mpn_id, additional
 
 
+def custom_term_end_dates(
+    customer: Customer,
+    now: datetime,
+    term: str,
+    start: date | None = None,
+    target: str | None = None,
+) -> list[dict[str, Any]]:
+    """The end dates a new subscription of `term` bought on `start` may have instead of its
+    full term (custom-term-end-dates.md: aligned with the end of a calendar month, or co-
+    terminous with an existing subscription of the customer): the calendar month's end
+    before the term's own end, and the end dates of the customer's active, paid new-commerce
+    subscriptions that fall within the new term. `target` keeps only that subscription's.
+    Item fields beyond ``allowedCustomTermEndDate`` are the emulator's (not documented)."""
+    if term not in ("P1M", "P1Y", "P3Y"):
+        raise invalid("term_duration must be P1M, P1Y or P3Y.")
+    start = start or now.date()
+    if start < now.date():
+        raise invalid("term_start_date can't be in the past.")
+    full_end = commitment_end(start, term)
+    items: list[dict[str, Any]] = []
+    month_end = full_end.replace(day=1) - timedelta(days=1)
+    if target is None and start < month_end < full_end:
+        items.append(
+            {
+                "allowedCustomTermEndDate": iso_day(month_end),
+                "allowedCustomTermEndDateType": "calendarMonthAligned",
+            }
+        )
+    for sub in sorted(customer.subscriptions.values(), key=lambda s: (s.commitment_end, s.id)):
+        if target is not None and sub.id != target:
+            continue
+        if sub.status != "active" or sub.trial or not sub.nce:
+            continue
+        if not start <= sub.commitment_end <= full_end:
+            continue
+        items.append(
+            {
+                "allowedCustomTermEndDate": iso_day(sub.commitment_end),
+                "allowedCustomTermEndDateType": "subscriptionAligned",
+                "subscriptionId": sub.id,
+                "subscriptionFriendlyName": sub.friendly_name or sub.offer_name,
+                "subscriptionTermDuration": sub.term,
+            }
+        )
+    return items
+
+
+def _check_custom_end(customer: Customer, line: dict[str, Any], now: datetime) -> None:
+    """A line's customTermEndDate must be one of the allowed dates for its term."""
+    wanted = line.get("customTermEndDate")
+    if not wanted:
+        return
+    allowed = {
+        i["allowedCustomTermEndDate"]
+        for i in custom_term_end_dates(customer, now, line["termDuration"])
+    }
+    if wanted not in allowed:
+        raise refused(
+            errors.CUSTOM_END_NOT_ALLOWED,
+            f"customTermEndDate {wanted} is not an allowed custom term end date for a "
+            f"{line['termDuration']} term bought today.",
+        )
+
+
 def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
     """Validate and keep a cart; return its JSON."""
     if not isinstance(body, dict) or not isinstance(body.get("lineItems"), list):
@@ -129,6 +200,8 @@ def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
                 "partnerOnRecordAttestationAccepted: true.",
             )
     now = store.now()
+    for line in lines:
+        _check_custom_end(customer, line, now)
     cart_id = str(uuid.uuid4())
     cart: dict[str, Any] = {
         "id": cart_id,
@@ -266,7 +339,11 @@ def _new_subscription(
         created=now,
         term_started=now,
         effective_start=now.date(),
-        commitment_end=commitment_end(now.date(), line["termDuration"]),
+        commitment_end=(
+            parse_iso(line["customTermEndDate"]).date()
+            if line.get("customTermEndDate")
+            else commitment_end(now.date(), line["termDuration"])
+        ),
         cancel_until=None if item.is_trial else now + CANCELLATION_WINDOW,
         tranches=[Tranche(line["quantity"], now, refundable=not item.is_trial)],
         partner_id=record,
