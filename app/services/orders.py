@@ -11,15 +11,15 @@ second run only repeats the same cart and checkout request ids, which Partner Ce
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from app.domain import storefront as rules
 from app.domain.decision import RuleViolation
-from app.domain.nce import seats
+from app.domain.nce import format_day, seats
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
@@ -52,9 +52,14 @@ def reseller_refusal(customer: Customer) -> str | None:
 
 
 def describe(
-    lines: Sequence[rules.Line], titles: dict[str, str], trials: frozenset[str] = frozenset()
+    lines: Sequence[rules.Line],
+    titles: dict[str, str],
+    trials: frozenset[str] = frozenset(),
+    ends: Mapping[int, date] | None = None,
 ) -> str:
-    """'Buy 5 seats of Microsoft 365 Business Premium (annual term, billed monthly (+5 %))'."""
+    """'Buy 5 seats of Microsoft 365 Business Premium (annual term, billed monthly (+5 %))',
+    with ', ending on 28 Jan 2027' for a line co-termed to that date."""
+    ends = ends or {}
     parts = [
         f"{seats(line.quantity)} of {titles.get(line.offer_id, line.offer_id)} ("
         + (
@@ -62,8 +67,9 @@ def describe(
             if line.offer_id in trials
             else rules.describe_option(line.term, line.billing)
         )
+        + (f", ending on {format_day(ends[i])}" if i in ends else "")
         + ")"
-        for line in lines
+        for i, line in enumerate(lines)
     ]
     return "Buy " + "; ".join(parts)
 
@@ -76,9 +82,12 @@ def request_order(
     *,
     idempotency_key: str,
     now: datetime | None = None,
+    ends: Mapping[int, date] | None = None,
 ) -> ChangeRequest:
     """Accept an order for the worker, or refuse it with the reason (nothing is written but
-    the audit of the refusal). The same idempotency key returns the same order."""
+    the audit of the refusal). The same idempotency key returns the same order. `ends`:
+    per line (by index) a custom term end date Partner Center allowed (co-terming)."""
+    ends = dict(ends or {})
     now = now or utcnow()
     existing = outbox.find(idempotency_key, customer)
     if existing is not None:
@@ -114,12 +123,17 @@ def request_order(
                 "monthly": str(q.option.monthly.amount),
                 "currency": q.option.monthly.currency,
                 "trial": q.option_text == rules.TRIAL_TEXT,
+                **(
+                    {"custom_term_end_date": ends[i].isoformat()}
+                    if i in ends and q.option_text != rules.TRIAL_TEXT
+                    else {}
+                ),
             }
-            for q in quote.lines
+            for i, q in enumerate(quote.lines)
         ],
     }
     trials = frozenset(q.line.offer_id for q in quote.lines if q.option_text == rules.TRIAL_TEXT)
-    summary = describe(lines, titles, trials)
+    summary = describe(lines, titles, trials, ends)
     waits = approval_needed(customer, lines, quote.per_month)
     if waits is not None:
         params["approval"] = waits
@@ -259,6 +273,11 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
                     term_duration=str(p["term"]),
                     billing_cycle=str(p["billing"]),
                     reseller_of_record=reseller,
+                    custom_term_end_date=(
+                        date.fromisoformat(str(p["custom_term_end_date"]))
+                        if p.get("custom_term_end_date")
+                        else None
+                    ),
                 )
                 for p in change.params["lines"]
             ],

@@ -7,6 +7,7 @@ the outbox (app.services.orders) when it is confirmed.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -197,12 +198,65 @@ def checkout(customer: str) -> Response:
 
 
 def _checkout_page(
-    company: Customer, role: Role, message: str | None = None, status: int = 200
+    company: Customer,
+    role: Role,
+    message: str | None = None,
+    status: int = 200,
+    *,
+    ask: bool = True,
 ) -> Response:
-    context = _render(company, role, message=message, key=uuid.uuid4().hex)
+    """The review page; with `ask`, the co-terming choices are read from Partner Center
+    (else the ones kept when the page was first shown)."""
+    if ask:
+        try:
+            choices = storefront.coterm_choices(company, _cart(company))
+        except MicrosoftError:
+            choices = {}
+        _keep_coterms(company, choices)
+    coterms = _kept_coterms(company)
+    context = _render(company, role, message=message, key=uuid.uuid4().hex, coterms=coterms)
     return page_or_partial(
         "storefront/checkout.html", "storefront/checkout.html", status=status, **context
     )
+
+
+def _keep_coterms(company: Customer, choices: dict[int, list[storefront.CotermChoice]]) -> None:
+    kept: dict[str, dict[str, list[list[str]]]] = dict(session.get("coterms") or {})
+    kept[company.pc_id] = {
+        str(i): [[c.end.isoformat(), c.text] for c in found] for i, found in choices.items()
+    }
+    session["coterms"] = kept
+
+
+def _kept_coterms(company: Customer) -> dict[int, list[storefront.CotermChoice]]:
+    kept = (session.get("coterms") or {}).get(company.pc_id) or {}
+    return {
+        int(i): [storefront.CotermChoice(date.fromisoformat(d), t) for d, t in found]
+        for i, found in kept.items()
+    }
+
+
+def _chosen_ends(company: Customer) -> dict[int, date]:
+    """The co-terming end dates chosen on the review page, each one Partner Center offered
+    for its line when the page was shown (ValueError with the reason otherwise)."""
+    kept = _kept_coterms(company)
+    ends: dict[int, date] = {}
+    for name, value in request.form.items():
+        if not name.startswith("end-") or not value:
+            continue
+        index = name.removeprefix("end-")
+        allowed = (
+            {c.end.isoformat(): c.end for c in kept.get(int(index), [])}
+            if (index.isdigit())
+            else {}
+        )
+        if value not in allowed:
+            raise ValueError(
+                "That end date is not one Partner Center allows for this line; choose one of "
+                "the dates listed, or the full term."
+            )
+        ends[int(index)] = allowed[value]
+    return ends
 
 
 @bp.post("/c/<customer>/store/orders")
@@ -220,9 +274,10 @@ def confirm(customer: str) -> Response:
             company,
             _cart(company),
             idempotency_key=form.idempotency_key.data,
+            ends=_chosen_ends(company),
         )
-    except orders.OrderRefused as refused:
-        return _checkout_page(company, role, str(refused), REFUSED)
+    except (orders.OrderRefused, ValueError) as refused:
+        return _checkout_page(company, role, str(refused), REFUSED, ask=False)
     _save_cart(company, [])
     return Response(
         status=303,
