@@ -22,7 +22,7 @@ from app.domain.decision import RuleViolation
 from app.domain.nce import format_day, seats
 from app.domain.roles import Role
 from app.extensions import db
-from app.models import ChangeRequest, Customer, Subscription, User
+from app.models import ChangeRequest, Customer, Reseller, Subscription, User
 from app.models._types import utcnow
 from app.services import access, audit, offers, outbox, profiles, storefront, sync
 from app.services.errors import NotFound
@@ -32,6 +32,12 @@ from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
 
 KIND = "order"
 AWAITING = "to_approve"  # an order that waits for the partner's approval (state is String(16))
+MAX_OTHER_RESELLERS = 5  # create-a-cart.md: "Only a maximum of 5 Indirect Resellers"
+ATTESTATION = (
+    "I confirm that the resellers named took part in this sale and that naming them as "
+    "additional resellers on record is accurate (Partner Center's partner-of-record "
+    "attestation)."
+)
 
 
 class OrderRefused(Exception):
@@ -48,6 +54,40 @@ def reseller_refusal(customer: Customer) -> str | None:
             "relationship with the partner, so nothing can be bought for it now. Ask the "
             "partner to authorise the relationship."
         )
+    return None
+
+
+def other_resellers_refusal(
+    customer: Customer, others: Sequence[str], attested: bool
+) -> str | None:
+    """Why the other resellers named on an order cannot be accepted (None when they can):
+    a reseller's customer only, at most five, known resellers of the partner other than the
+    reseller of record, each once, and the attestation given."""
+    if not others:
+        return None
+    if customer.reseller is None:
+        return (
+            f"{customer.name} buys directly from the partner: other resellers can only be named "
+            "on an order for a reseller's customer."
+        )
+    if len(others) > MAX_OTHER_RESELLERS:
+        return (
+            f"An order may name at most {MAX_OTHER_RESELLERS} other resellers besides the "
+            f"reseller of record (Partner Center's limit); this one names {len(others)}."
+        )
+    if len(set(others)) != len(others):
+        return "Each other reseller can be named once."
+    known = {
+        r.pc_id: r
+        for r in db.session.scalars(select(Reseller).where(Reseller.pc_id.in_(list(others))))
+    }
+    for pc_id in others:
+        if pc_id not in known or known[pc_id].partner_id != customer.reseller.partner_id:
+            return "One of the resellers named is not a reseller of the partner."
+        if pc_id == customer.reseller.pc_id:
+            return f"{customer.reseller.name} is the reseller of record already."
+    if not attested:
+        return "Naming other resellers needs the attestation: read it and tick the box."
     return None
 
 
@@ -83,6 +123,8 @@ def request_order(
     idempotency_key: str,
     now: datetime | None = None,
     ends: Mapping[int, date] | None = None,
+    others: Sequence[str] = (),
+    attested: bool = False,
 ) -> ChangeRequest:
     """Accept an order for the worker, or refuse it with the reason (nothing is written but
     the audit of the refusal). The same idempotency key returns the same order. `ends`:
@@ -101,13 +143,15 @@ def request_order(
     if refusal is None:
         decision = storefront.check(customer, lines)
         refusal = None if decision.allowed else decision.reason
+    if refusal is None:
+        refusal = other_resellers_refusal(customer, others, attested)
     if refusal is not None:
         audit.record(
             "order.requested",
             actor=user,
             customer_id=customer.id,
             object_type="order",
-            after={"lines": [_line_json(line) for line in lines]},
+            after={"lines": [_line_json(line) for line in lines], "other_resellers": list(others)},
             outcome="refused",
             message=refusal,
         )
@@ -132,6 +176,8 @@ def request_order(
             for i, q in enumerate(quote.lines)
         ],
     }
+    if others:
+        params |= {"other_resellers": list(others), "attested": True}
     trials = frozenset(q.line.offer_id for q in quote.lines if q.option_text == rules.TRIAL_TEXT)
     summary = describe(lines, titles, trials, ends)
     waits = approval_needed(customer, lines, quote.per_month)
@@ -264,6 +310,7 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
             change.params = {**change.params, "checked_at": utcnow().isoformat()}
         db.session.commit()  # never hold a database write lock across a Microsoft call
         reseller = customer.reseller.pc_id if customer.reseller is not None else None
+        others = tuple(str(r) for r in change.params.get("other_resellers", []))
         result = client.buy(
             customer.pc_id,
             [
@@ -273,6 +320,7 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
                     term_duration=str(p["term"]),
                     billing_cycle=str(p["billing"]),
                     reseller_of_record=reseller,
+                    other_resellers=others,
                     custom_term_end_date=(
                         date.fromisoformat(str(p["custom_term_end_date"]))
                         if p.get("custom_term_end_date")
@@ -282,7 +330,7 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
                 for p in change.params["lines"]
             ],
             request_id=change.request_id,
-            attest_partner_of_record=reseller is not None,
+            attest_partner_of_record=reseller is not None or bool(others),
         )
         bought = [line.subscription_id for line in result]
         sync.sync_customer(customer.pc_id, pc=client, with_users=False)

@@ -16,6 +16,7 @@ from babel.numbers import format_currency
 from flask import Blueprint, request, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
@@ -24,7 +25,8 @@ from app.domain import nce as rules_nce
 from app.domain import storefront as rules
 from app.domain.roles import Role
 from app.domain.upgrades import unsupported_explanations
-from app.models import Customer
+from app.extensions import db
+from app.models import Customer, Reseller
 from app.models._types import utcnow
 from app.services import catalogue, licensing, orders, outbox, storefront, trials, upgrades
 from app.services.errors import NotFound
@@ -214,9 +216,35 @@ def _checkout_page(
             choices = {}
         _keep_coterms(company, choices)
     coterms = _kept_coterms(company)
-    context = _render(company, role, message=message, key=uuid.uuid4().hex, coterms=coterms)
+    context = _render(
+        company,
+        role,
+        message=message,
+        key=uuid.uuid4().hex,
+        coterms=coterms,
+        other_resellers=_other_resellers(company),
+        attestation=orders.ATTESTATION,
+        max_others=orders.MAX_OTHER_RESELLERS,
+    )
     return page_or_partial(
         "storefront/checkout.html", "storefront/checkout.html", status=status, **context
+    )
+
+
+def _other_resellers(company: Customer) -> list[Reseller]:
+    """The partner's other authorised resellers an order for a reseller's customer may name."""
+    if company.reseller is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(Reseller)
+            .where(
+                Reseller.partner_id == company.reseller.partner_id,
+                Reseller.id != company.reseller.id,
+                Reseller.relationship_status == "authorised",
+            )
+            .order_by(Reseller.name)
+        )
     )
 
 
@@ -275,6 +303,8 @@ def confirm(customer: str) -> Response:
             _cart(company),
             idempotency_key=form.idempotency_key.data,
             ends=_chosen_ends(company),
+            others=[r for r in request.form.getlist("other_reseller") if r],
+            attested=request.form.get("attest") == "yes",
         )
     except (orders.OrderRefused, ValueError) as refused:
         return _checkout_page(company, role, str(refused), REFUSED, ask=False)
