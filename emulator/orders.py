@@ -131,7 +131,8 @@ def custom_term_end_dates(
     terminous with an existing subscription of the customer): the calendar month's end
     before the term's own end, and the end dates of the customer's active, paid new-commerce
     subscriptions that fall within the new term. `target` keeps only that subscription's.
-    Item fields beyond ``allowedCustomTermEndDate`` are the emulator's (not documented)."""
+    The query parameters are Microsoft's; the item fields are UNVERIFIED (the page's response
+    example was not at hand: docs/storefront.md, "Co-terming")."""
     if term not in ("P1M", "P1Y", "P3Y"):
         raise invalid("term_duration must be P1M, P1Y or P3Y.")
     start = start or now.date()
