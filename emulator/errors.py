@@ -38,6 +38,9 @@ UPDATE_CAP_REACHED = 900311  # "This subscription has been updated too many time
 ATTESTATION_REQUIRED = 900206  # "Partner Attestation is missing"
 RESELLER_NOT_AUTHORISED = 800016  # "PartnerID isn't a valid Indirect Reseller"
 UNKNOWN_CATALOG_ITEM = 800004  # "Invalid offer ID"
+# A cart line's customTermEndDate that is not one of the allowed custom term end dates: the
+# emulator answers the generic invalid-input code (Microsoft's own code is not documented).
+CUSTOM_END_NOT_ALLOWED = INVALID_INPUT
 # Documented codes of transitions into an existing subscription and of a shorter term.
 TARGET_ENDS_EARLIER = 900236  # "Target subscription CommitmentEndDate must be later ..."
 TARGET_NOT_ACTIVE = 900258  # "The target transition ToSubscriptionId ... must be active."

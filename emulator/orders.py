@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from emulator import catalogue, errors
 from emulator.catalogue import TRIAL_SEATS, Offer
-from emulator.clock import iso
+from emulator.clock import iso, iso_day, parse_iso
 from emulator.errors import ApiError, invalid, not_found, refused
-from emulator.lifecycle import commitment_end, switch_offer, take_seats
+from emulator.lifecycle import (
+    PAID_TRIAL_TERM,
+    commitment_end,
+    start_term,
+    switch_offer,
+    take_seats,
+)
 from emulator.model import CANCELLATION_WINDOW, Customer, Subscription, Tranche
 from emulator.rules import addon_seats, base_seats, check_addon, check_not_renewing
 from emulator.shapes import catalogue_links, link, subscription_json
@@ -54,6 +60,12 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
     cycle = raw.get("billingCycle") or "monthly"
     if cycle not in catalogue.billing_cycles(term):
         raise invalid(f"Billing cycle {cycle} is not available for term {term}.")
+    custom_end = raw.get("customTermEndDate")
+    if custom_end is not None:
+        try:
+            parse_iso(str(custom_end))
+        except ValueError:
+            raise invalid("customTermEndDate must be a date-time.") from None
     participants = raw.get("participants") or []
     if not isinstance(participants, list) or not all(
         isinstance(p, dict) and "key" in p and "value" in p for p in participants
@@ -71,6 +83,7 @@ def _line_item(index: int, raw: Any) -> dict[str, Any]:
         "participants": participants,
         "orderGroup": "0",
         "pricing": catalogue.pricing(item, quantity, term, cycle),
+        **({"customTermEndDate": iso_day(parse_iso(str(custom_end)).date())} if custom_end else {}),
     }
 
 
@@ -106,6 +119,71 @@ def _resellers(
     return reseller.mpn_id, additional
 
 
+def custom_term_end_dates(
+    customer: Customer,
+    now: datetime,
+    term: str,
+    start: date | None = None,
+    target: str | None = None,
+) -> list[dict[str, Any]]:
+    """The end dates a new subscription of `term` bought on `start` may have instead of its
+    full term (custom-term-end-dates.md: aligned with the end of a calendar month, or co-
+    terminous with an existing subscription of the customer): the calendar month's end
+    before the term's own end, and the end dates of the customer's active, paid new-commerce
+    subscriptions that fall within the new term. `target` keeps only that subscription's.
+    The query parameters are Microsoft's; the item fields are UNVERIFIED (the page's response
+    example was not at hand: docs/storefront.md, "Co-terming")."""
+    if term not in ("P1M", "P1Y", "P3Y"):
+        raise invalid("term_duration must be P1M, P1Y or P3Y.")
+    start = start or now.date()
+    if start < now.date():
+        raise invalid("term_start_date can't be in the past.")
+    full_end = commitment_end(start, term)
+    items: list[dict[str, Any]] = []
+    month_end = full_end.replace(day=1) - timedelta(days=1)
+    if target is None and start < month_end < full_end:
+        items.append(
+            {
+                "allowedCustomTermEndDate": iso_day(month_end),
+                "allowedCustomTermEndDateType": "calendarMonthAligned",
+            }
+        )
+    for sub in sorted(customer.subscriptions.values(), key=lambda s: (s.commitment_end, s.id)):
+        if target is not None and sub.id != target:
+            continue
+        if sub.status != "active" or sub.trial or not sub.nce:
+            continue
+        if not start <= sub.commitment_end <= full_end:
+            continue
+        items.append(
+            {
+                "allowedCustomTermEndDate": iso_day(sub.commitment_end),
+                "allowedCustomTermEndDateType": "subscriptionAligned",
+                "subscriptionId": sub.id,
+                "subscriptionFriendlyName": sub.friendly_name or sub.offer_name,
+                "subscriptionTermDuration": sub.term,
+            }
+        )
+    return items
+
+
+def _check_custom_end(customer: Customer, line: dict[str, Any], now: datetime) -> None:
+    """A line's customTermEndDate must be one of the allowed dates for its term."""
+    wanted = line.get("customTermEndDate")
+    if not wanted:
+        return
+    allowed = {
+        i["allowedCustomTermEndDate"]
+        for i in custom_term_end_dates(customer, now, line["termDuration"])
+    }
+    if wanted not in allowed:
+        raise refused(
+            errors.CUSTOM_END_NOT_ALLOWED,
+            f"customTermEndDate {wanted} is not an allowed custom term end date for a "
+            f"{line['termDuration']} term bought today.",
+        )
+
+
 def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
     """Validate and keep a cart; return its JSON."""
     if not isinstance(body, dict) or not isinstance(body.get("lineItems"), list):
@@ -123,6 +201,8 @@ def create_cart(store: Store, customer: Customer, body: Any) -> dict[str, Any]:
                 "partnerOnRecordAttestationAccepted: true.",
             )
     now = store.now()
+    for line in lines:
+        _check_custom_end(customer, line, now)
     cart_id = str(uuid.uuid4())
     cart: dict[str, Any] = {
         "id": cart_id,
@@ -260,7 +340,11 @@ def _new_subscription(
         created=now,
         term_started=now,
         effective_start=now.date(),
-        commitment_end=commitment_end(now.date(), line["termDuration"]),
+        commitment_end=(
+            parse_iso(line["customTermEndDate"]).date()
+            if line.get("customTermEndDate")
+            else commitment_end(now.date(), line["termDuration"])
+        ),
         cancel_until=None if item.is_trial else now + CANCELLATION_WINDOW,
         tranches=[Tranche(line["quantity"], now, refundable=not item.is_trial)],
         partner_id=record,
@@ -272,8 +356,8 @@ def _new_subscription(
 def _eligibility_errors(sub: Subscription, now: datetime, immediate: bool) -> list[dict[str, Any]]:
     """Why a subscription cannot transition now (Partner Center's numbered reasons)."""
     problems = []
-    if sub.status != "active" or sub.trial:
-        problems.append({"code": 1, "description": "The subscription is not active (or a trial)."})
+    if sub.status != "active":
+        problems.append({"code": 1, "description": "The subscription is not active."})
     if immediate and sub.cancel_until is not None and now < sub.cancel_until:
         problems.append(
             {"code": 2, "description": "The subscription is in its cancellation window."}
@@ -328,7 +412,7 @@ def eligibilities(
     problems = _eligibility_errors(sub, now, immediate)
     operation = str(uuid.uuid4())
     items = []
-    for key in current.upgrades:
+    for key in _targets(current):
         target = catalogue.offer(key)
         assert target is not None
         receivers = [
@@ -364,8 +448,15 @@ def eligibilities(
     return items
 
 
+def _targets(current: Offer) -> tuple[str, ...]:
+    """The offers a subscription of `current` may transition to: a trial converts to its
+    paid equivalent (transition-a-new-commerce-subscription.md: "or convert an NCE trial to
+    a paid subscription"), any other offer upgrades."""
+    return (current.trial_of,) if current.trial_of else current.upgrades
+
+
 def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -> dict[str, Any]:
-    """Upgrade some or all seats of a subscription to a higher offer."""
+    """Upgrade some or all seats of a subscription to a higher offer, or convert a trial."""
     now = store.now()
     if not isinstance(body, dict):
         raise invalid("The request body must be a transition object.")
@@ -376,7 +467,7 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
         raise ApiError(
             400, errors.UNKNOWN_CATALOG_ITEM, "Invalid offer ID: toCatalogItemId is not catalogued."
         )
-    if current is None or target.key not in current.upgrades:
+    if current is None or target.key not in _targets(current):
         reason = (
             "is not supported by Microsoft"
             if current is not None and (current.key, target.key) in catalogue.UNSUPPORTED_PATHS
@@ -388,6 +479,8 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     problems = _eligibility_errors(sub, now, immediate=True)
     if problems:
         raise refused(errors.TRANSITION_NOT_ALLOWED, problems[0]["description"])
+    if sub.trial:
+        return _convert_trial(store, customer, sub, target, body, now)
     quantity = _positive_int(body.get("quantity", sub.quantity), "quantity")
     if quantity > sub.quantity:
         raise invalid("quantity exceeds the seats of the subscription.")
@@ -450,6 +543,80 @@ def transition(store: Store, customer: Customer, sub: Subscription, body: Any) -
     }
     store.transitions.setdefault(sub.id, []).append(result)
     store.record("upgrade_subscription", customer, "subscription", subscription_json(sub, now), old)
+    return result
+
+
+def _convert_trial(
+    store: Store,
+    customer: Customer,
+    sub: Subscription,
+    target: Offer,
+    body: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Convert a trial to its paid equivalent now (a transition of a trial source): at least
+    the trial's 25 seats (the emulator's rule, as PRODUCT.md's), more allowed. Into a new
+    term of the same subscription (its id is kept, as Microsoft's trial conversions keep
+    it), or into an existing active subscription of the paid offer that ends no earlier,
+    which gets the seats; the trial then ends. Either is a purchase: a new 7-day window."""
+    quantity = _positive_int(body.get("quantity", sub.quantity), "quantity")
+    if quantity < TRIAL_SEATS:
+        raise refused(
+            errors.TRANSITION_NOT_ALLOWED,
+            f"A trial converts to at least {TRIAL_SEATS} seats.",
+        )
+    if quantity > target.max_quantity:
+        raise invalid(f"quantity exceeds the maximum of {target.max_quantity} seats.")
+    term = body.get("termDuration") or PAID_TRIAL_TERM
+    if term not in target.terms:
+        raise invalid(f"termDuration must be one of {', '.join(target.terms)}.")
+    cycle = str(body.get("billingCycle") or "monthly").lower()
+    if cycle not in ("monthly", "annual"):
+        raise invalid("billingCycle must be monthly or annual.")
+    kind = body.get("transitionType") or "transition_with_license_transfer"
+    if kind not in TRANSITION_TYPES:
+        raise invalid(f"transitionType must be one of {', '.join(TRANSITION_TYPES)}.")
+    destination = _destination(customer, sub, target, body.get("toSubscriptionId"))
+    old = subscription_json(sub, now)
+    old_sku = sub.sku_id
+    if destination is None:
+        switch_offer(sub, target.key)
+        sub.trial = False
+        sub.term = term
+        sub.billing_cycle = cycle
+        sub.auto_renew = True
+        start_term(store, sub, now, now.date(), quantity)
+        destination = sub
+    else:
+        destination.tranches.append(Tranche(quantity, now))
+        destination.scheduled = None
+        destination.touch()
+        sub.status = "expired"
+        sub.auto_renew = False
+        sub.scheduled = None
+        sub.touch()
+    if kind == "transition_with_license_transfer" and destination is not sub:
+        _move_licenses(customer, old_sku, destination.sku_id, min(quantity, TRIAL_SEATS))
+    events = [_event("Conversion", "Started", now), _event("Conversion", "Completed", now)]
+    if kind == "transition_with_license_transfer":
+        events.append(_event("LicenseReassignment", "Completed", now))
+    result = {
+        "operationId": str(uuid.uuid4()),
+        "fromCatalogItemId": old["offerId"],
+        "fromSubscriptionId": sub.id,
+        "toCatalogItemId": target.catalog_item_id,
+        "toSubscriptionId": destination.id,
+        "quantity": quantity,
+        "termDuration": destination.term,
+        "billingCycle": destination.billing_cycle,
+        "transitionType": kind,
+        "Events": events,
+        "attributes": {"objectType": "Transition"},
+    }
+    store.transitions.setdefault(sub.id, []).append(result)
+    store.record(
+        "convert_trial_subscription", customer, "subscription", subscription_json(sub, now), old
+    )
     return result
 
 

@@ -125,6 +125,28 @@ def list_subscriptions(customer_id: str) -> ResponseReturnValue:
     return jsonify(collection(items, f"/customers/{customer_id}/subscriptions"))
 
 
+@bp.get("/customers/<customer_id>/subscriptions/customTermEndDates")
+def custom_term_end_dates(customer_id: str) -> ResponseReturnValue:
+    """The allowed custom term end dates of a new subscription (custom-term-end-dates.md:
+    ``term_duration`` required, ``term_start_date`` and ``target_coterm_subscription_id``
+    optional)."""
+    store = _store()
+    customer = store.customer(customer_id)
+    start = request.args.get("term_start_date")
+    try:
+        day = parse_iso(start).date() if start else None
+    except ValueError:
+        raise invalid("term_start_date must be a date.") from None
+    items = orders.custom_term_end_dates(
+        customer,
+        store.now(),
+        request.args.get("term_duration", ""),
+        day,
+        request.args.get("target_coterm_subscription_id") or None,
+    )
+    return jsonify(collection(items, f"/customers/{customer_id}/subscriptions/customTermEndDates"))
+
+
 @bp.get("/customers/<customer_id>/subscriptions/<subscription_id>")
 def get_subscription(customer_id: str, subscription_id: str) -> ResponseReturnValue:
     """One subscription, with ``refundableQuantity``."""

@@ -196,3 +196,54 @@ def _check_upgrade_now(
             f"{format_day(facts.commitment_end)}; {seats(facts.quantity - quantity)} stay."
         )
     return Decision(Verdict.ALLOWED, reason, warnings=tuple(warnings))
+
+
+# Upward moves Microsoft does not support although one would expect them (PRODUCT.md rule 9):
+# from offer -> (to offer, from name, to name). Partner Center does not list them among a
+# subscription's transition eligibilities; the upgrade page explains why they are missing.
+# Offer ids as in docs/partner-center.md ("Catalogue identity"; some SKUs unverified).
+KNOWN_UNSUPPORTED: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "CFQ7TTC0LHT4:0001": (
+        (
+            "CFQ7TTC0LFJ1:0001",
+            "Enterprise Mobility + Security E3",
+            "Enterprise Mobility + Security E5",
+        ),
+    ),
+    "CFQ7TTC0LGTX:0004": (("CFQ7TTC0LFLZ:0001", "Windows Enterprise E3", "Microsoft 365 E5"),),
+    "CFQ7TTC0J1GB:0001": (
+        (
+            "CFQ7TTC0LGV0:0001",
+            "Microsoft Defender for Endpoint P1",
+            "Microsoft Defender for Endpoint P2",
+        ),
+    ),
+}
+
+
+def unsupported_explanations(offer_id: str) -> list[str]:
+    """Why the upgrades one would expect from `offer_id` are not offered (none for most)."""
+    explained = []
+    for to_offer, source, target in KNOWN_UNSUPPORTED.get(offer_id, ()):
+        table = UpgradeTable(
+            rank={offer_id: 0, to_offer: 1},
+            unsupported={(offer_id, to_offer)},
+            names={offer_id: source, to_offer: target},
+        )
+        refusal = _path_refusal(table, offer_id, to_offer)
+        if refusal is not None:
+            explained.append(refusal.reason)
+    return explained
+
+
+def offered_table(offer_id: str, targets: Mapping[str, str]) -> UpgradeTable:
+    """The upgrade table of one subscription from what Partner Center offers it: the
+    targets (offer id -> name) are the only paths, each one step up."""
+    return UpgradeTable(
+        rank={offer_id: 0, **{to: 1 for to in targets}},
+        paths={offer_id: tuple(targets)},
+        unsupported={
+            (offer_id, to) for to, _source, _target in KNOWN_UNSUPPORTED.get(offer_id, ())
+        },
+        names=dict(targets),
+    )

@@ -11,18 +11,18 @@ second run only repeats the same cart and checkout request ids, which Partner Ce
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from app.domain import storefront as rules
 from app.domain.decision import RuleViolation
-from app.domain.nce import seats
+from app.domain.nce import format_day, seats
 from app.domain.roles import Role
 from app.extensions import db
-from app.models import ChangeRequest, Customer, Subscription, User
+from app.models import ChangeRequest, Customer, Reseller, Subscription, User
 from app.models._types import utcnow
 from app.services import access, audit, offers, outbox, profiles, resellers, storefront, sync
 from app.services.errors import NotFound
@@ -32,22 +32,67 @@ from app.services.microsoft.partner_center import CartLine, PartnerCenterClient
 
 KIND = "order"
 AWAITING = "to_approve"  # an order that waits for the partner's approval (state is String(16))
+MAX_OTHER_RESELLERS = 5  # create-a-cart.md: "Only a maximum of 5 Indirect Resellers"
+ATTESTATION = (
+    "I confirm that the resellers named took part in this sale and that naming them as "
+    "additional resellers on record is accurate (Partner Center's partner-of-record "
+    "attestation)."
+)
 
 
 class OrderRefused(Exception):
     """The order cannot be accepted; the message says why in words a person understands."""
 
 
-def _reseller_refusal(customer: Customer) -> str | None:
+def reseller_refusal(customer: Customer) -> str | None:
     """Indirect model (rule 13): nothing is bought for a customer of a reseller whose
     relationship with the provider is not authorised."""
     return resellers.paused_reason(customer)
 
 
+def other_resellers_refusal(
+    customer: Customer, others: Sequence[str], attested: bool
+) -> str | None:
+    """Why the other resellers named on an order cannot be accepted (None when they can):
+    a reseller's customer only, at most five, known resellers of the partner other than the
+    reseller of record, each once, and the attestation given."""
+    if not others:
+        return None
+    if customer.reseller is None:
+        return (
+            f"{customer.name} buys directly from the partner: other resellers can only be named "
+            "on an order for a reseller's customer."
+        )
+    if len(others) > MAX_OTHER_RESELLERS:
+        return (
+            f"An order may name at most {MAX_OTHER_RESELLERS} other resellers besides the "
+            f"reseller of record (Partner Center's limit); this one names {len(others)}."
+        )
+    if len(set(others)) != len(others):
+        return "Each other reseller can be named once."
+    known = {
+        r.pc_id: r
+        for r in db.session.scalars(select(Reseller).where(Reseller.pc_id.in_(list(others))))
+    }
+    for pc_id in others:
+        if pc_id not in known or known[pc_id].partner_id != customer.reseller.partner_id:
+            return "One of the resellers named is not a reseller of the partner."
+        if pc_id == customer.reseller.pc_id:
+            return f"{customer.reseller.name} is the reseller of record already."
+    if not attested:
+        return "Naming other resellers needs the attestation: read it and tick the box."
+    return None
+
+
 def describe(
-    lines: Sequence[rules.Line], titles: dict[str, str], trials: frozenset[str] = frozenset()
+    lines: Sequence[rules.Line],
+    titles: dict[str, str],
+    trials: frozenset[str] = frozenset(),
+    ends: Mapping[int, date] | None = None,
 ) -> str:
-    """'Buy 5 seats of Microsoft 365 Business Premium (annual term, billed monthly (+5 %))'."""
+    """'Buy 5 seats of Microsoft 365 Business Premium (annual term, billed monthly (+5 %))',
+    with ', ending on 28 Jan 2027' for a line co-termed to that date."""
+    ends = ends or {}
     parts = [
         f"{seats(line.quantity)} of {titles.get(line.offer_id, line.offer_id)} ("
         + (
@@ -55,8 +100,9 @@ def describe(
             if line.offer_id in trials
             else rules.describe_option(line.term, line.billing)
         )
+        + (f", ending on {format_day(ends[i])}" if i in ends else "")
         + ")"
-        for line in lines
+        for i, line in enumerate(lines)
     ]
     return "Buy " + "; ".join(parts)
 
@@ -69,9 +115,14 @@ def request_order(
     *,
     idempotency_key: str,
     now: datetime | None = None,
+    ends: Mapping[int, date] | None = None,
+    others: Sequence[str] = (),
+    attested: bool = False,
 ) -> ChangeRequest:
     """Accept an order for the worker, or refuse it with the reason (nothing is written but
-    the audit of the refusal). The same idempotency key returns the same order."""
+    the audit of the refusal). The same idempotency key returns the same order. `ends`:
+    per line (by index) a custom term end date Partner Center allowed (co-terming)."""
+    ends = dict(ends or {})
     now = now or utcnow()
     existing = outbox.find(idempotency_key, customer)
     if existing is not None:
@@ -80,18 +131,20 @@ def request_order(
         raise OrderRefused(
             f"Your role ({role.label}) cannot buy new products; an Admin of {customer.name} can."
         )
-    refusal = _reseller_refusal(customer)
+    refusal = reseller_refusal(customer)
     quote = storefront.quote(customer, lines, now)
     if refusal is None:
         decision = storefront.check(customer, lines)
         refusal = None if decision.allowed else decision.reason
+    if refusal is None:
+        refusal = other_resellers_refusal(customer, others, attested)
     if refusal is not None:
         audit.record(
             "order.requested",
             actor=user,
             customer_id=customer.id,
             object_type="order",
-            after={"lines": [_line_json(line) for line in lines]},
+            after={"lines": [_line_json(line) for line in lines], "other_resellers": list(others)},
             outcome="refused",
             message=refusal,
         )
@@ -107,12 +160,19 @@ def request_order(
                 "monthly": str(q.option.monthly.amount),
                 "currency": q.option.monthly.currency,
                 "trial": q.option_text == rules.TRIAL_TEXT,
+                **(
+                    {"custom_term_end_date": ends[i].isoformat()}
+                    if i in ends and q.option_text != rules.TRIAL_TEXT
+                    else {}
+                ),
             }
-            for q in quote.lines
+            for i, q in enumerate(quote.lines)
         ],
     }
+    if others:
+        params |= {"other_resellers": list(others), "attested": True}
     trials = frozenset(q.line.offer_id for q in quote.lines if q.option_text == rules.TRIAL_TEXT)
-    summary = describe(lines, titles, trials)
+    summary = describe(lines, titles, trials, ends)
     waits = approval_needed(customer, lines, quote.per_month)
     if waits is not None:
         params["approval"] = waits
@@ -233,7 +293,7 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
     client = pc or factory.partner_center()
     bought: list[str] = []
     try:
-        refusal = _reseller_refusal(customer)
+        refusal = reseller_refusal(customer)
         if refusal is not None:
             raise OrderRefused(refusal)
         if not change.params.get("checked_at"):
@@ -243,6 +303,7 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
             change.params = {**change.params, "checked_at": utcnow().isoformat()}
         db.session.commit()  # never hold a database write lock across a Microsoft call
         reseller = customer.reseller.pc_id if customer.reseller is not None else None
+        others = tuple(str(r) for r in change.params.get("other_resellers", []))
         result = client.buy(
             customer.pc_id,
             [
@@ -252,11 +313,17 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
                     term_duration=str(p["term"]),
                     billing_cycle=str(p["billing"]),
                     reseller_of_record=reseller,
+                    other_resellers=others,
+                    custom_term_end_date=(
+                        date.fromisoformat(str(p["custom_term_end_date"]))
+                        if p.get("custom_term_end_date")
+                        else None
+                    ),
                 )
                 for p in change.params["lines"]
             ],
             request_id=change.request_id,
-            attest_partner_of_record=reseller is not None,
+            attest_partner_of_record=reseller is not None or bool(others),
         )
         bought = [line.subscription_id for line in result]
         sync.sync_customer(customer.pc_id, pc=client, with_users=False)

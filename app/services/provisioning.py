@@ -15,6 +15,7 @@ from app.services import (
     people,
     people_view,
     resellers,
+    upgrades,
 )
 from app.services.errors import NotFound
 from app.services.microsoft.partner_center import PartnerCenterClient
@@ -71,6 +72,8 @@ def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
         return change
     if change.kind == orders.KIND:
         return orders.apply_order(change_id, pc=pc)
+    if change.kind in upgrades.KINDS:
+        return upgrades.apply(change_id, pc=pc)
     if change.kind in people_view.ASSIGNMENT_KINDS:
         return people.apply_assignment_change(change_id, pc=pc)
     return licensing.apply_change(change_id, pc=pc)

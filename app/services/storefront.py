@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from app.domain import storefront as rules
 from app.domain.decision import Decision
+from app.domain.nce import format_day
 from app.extensions import db
 from app.models import CatalogueItem, Customer, Partner, Subscription
 from app.services import catalogue, offers, profiles
+from app.services.microsoft import factory
+from app.services.microsoft.partner_center import CustomTermEnd, PartnerCenterClient
 
 
 @dataclass(frozen=True)
@@ -201,3 +204,49 @@ def page(customer: Customer, filters: catalogue.CatalogueFilter) -> Storefront:
         sorted({o.item.segment for o in every}),
         who_to_ask(customer),
     )
+
+
+@dataclass(frozen=True)
+class CotermChoice:
+    """An end date a cart line may have instead of its full term, in words."""
+
+    end: date
+    text: str
+
+
+def coterm_choices(
+    customer: Customer, lines: Sequence[rules.Line], *, pc: PartnerCenterClient | None = None
+) -> dict[int, list[CotermChoice]]:
+    """Per cart line (by its index; trials excepted), the end dates Partner Center allows
+    instead of the full term (custom term end dates: a calendar month's end, or an existing
+    subscription's end for co-terming). One request per term in the cart."""
+    found = offer_facts(customer) or {}
+    wanted = {
+        i: line
+        for i, line in enumerate(lines)
+        if line.offer_id in found and not found[line.offer_id].facts.is_trial
+    }
+    if not wanted:
+        return {}
+    client = pc or factory.partner_center()
+    try:
+        by_term = {
+            term: client.custom_term_end_dates(customer.pc_id, term)
+            for term in sorted({line.term for line in wanted.values()})
+        }
+    finally:
+        if pc is None:
+            client.close()
+    return {
+        i: [_choice(e) for e in by_term[line.term]]
+        for i, line in wanted.items()
+        if by_term[line.term]
+    }
+
+
+def _choice(found: CustomTermEnd) -> CotermChoice:
+    day = format_day(found.end)
+    if found.subscription_id:
+        name = found.subscription_name or found.subscription_id
+        return CotermChoice(found.end, f"End with {name} on {day}")
+    return CotermChoice(found.end, f"End with the calendar month on {day}")

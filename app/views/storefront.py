@@ -7,6 +7,7 @@ the outbox (app.services.orders) when it is confirmed.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,16 +16,30 @@ from babel.numbers import format_currency
 from flask import Blueprint, request, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
+from app.domain import nce as rules_nce
 from app.domain import storefront as rules
 from app.domain.roles import Role
-from app.models import Customer
+from app.domain.upgrades import unsupported_explanations
+from app.extensions import db
+from app.models import Customer, Reseller
 from app.models._types import utcnow
-from app.services import catalogue, orders, outbox, storefront
+from app.services import (
+    catalogue,
+    licensing,
+    orders,
+    outbox,
+    resellers,
+    storefront,
+    trials,
+    upgrades,
+)
 from app.services.errors import NotFound
+from app.services.microsoft.http import MicrosoftError
 from app.views.guards import get_customer_for
 from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_partial
 
@@ -194,12 +209,89 @@ def checkout(customer: str) -> Response:
 
 
 def _checkout_page(
-    company: Customer, role: Role, message: str | None = None, status: int = 200
+    company: Customer,
+    role: Role,
+    message: str | None = None,
+    status: int = 200,
+    *,
+    ask: bool = True,
 ) -> Response:
-    context = _render(company, role, message=message, key=uuid.uuid4().hex)
+    """The review page; with `ask`, the co-terming choices are read from Partner Center
+    (else the ones kept when the page was first shown)."""
+    if ask:
+        try:
+            choices = storefront.coterm_choices(company, _cart(company))
+        except MicrosoftError:
+            choices = {}
+        _keep_coterms(company, choices)
+    coterms = _kept_coterms(company)
+    context = _render(
+        company,
+        role,
+        message=message,
+        key=uuid.uuid4().hex,
+        coterms=coterms,
+        other_resellers=_other_resellers(company),
+        attestation=orders.ATTESTATION,
+        max_others=orders.MAX_OTHER_RESELLERS,
+    )
     return page_or_partial(
         "storefront/checkout.html", "storefront/checkout.html", status=status, **context
     )
+
+
+def _other_resellers(company: Customer) -> list[Reseller]:
+    """The partner's other authorised resellers an order for a reseller's customer may name."""
+    if company.reseller is None:
+        return []
+    others = db.session.scalars(
+        select(Reseller)
+        .where(
+            Reseller.partner_id == company.reseller.partner_id,
+            Reseller.id != company.reseller.id,
+        )
+        .order_by(Reseller.name)
+    )
+    return [reseller for reseller in others if resellers.is_authorised(reseller)]
+
+
+def _keep_coterms(company: Customer, choices: dict[int, list[storefront.CotermChoice]]) -> None:
+    kept: dict[str, dict[str, list[list[str]]]] = dict(session.get("coterms") or {})
+    kept[company.pc_id] = {
+        str(i): [[c.end.isoformat(), c.text] for c in found] for i, found in choices.items()
+    }
+    session["coterms"] = kept
+
+
+def _kept_coterms(company: Customer) -> dict[int, list[storefront.CotermChoice]]:
+    kept = (session.get("coterms") or {}).get(company.pc_id) or {}
+    return {
+        int(i): [storefront.CotermChoice(date.fromisoformat(d), t) for d, t in found]
+        for i, found in kept.items()
+    }
+
+
+def _chosen_ends(company: Customer) -> dict[int, date]:
+    """The co-terming end dates chosen on the review page, each one Partner Center offered
+    for its line when the page was shown (ValueError with the reason otherwise)."""
+    kept = _kept_coterms(company)
+    ends: dict[int, date] = {}
+    for name, value in request.form.items():
+        if not name.startswith("end-") or not value:
+            continue
+        index = name.removeprefix("end-")
+        allowed = (
+            {c.end.isoformat(): c.end for c in kept.get(int(index), [])}
+            if (index.isdigit())
+            else {}
+        )
+        if value not in allowed:
+            raise ValueError(
+                "That end date is not one Partner Center allows for this line; choose one of "
+                "the dates listed, or the full term."
+            )
+        ends[int(index)] = allowed[value]
+    return ends
 
 
 @bp.post("/c/<customer>/store/orders")
@@ -217,9 +309,12 @@ def confirm(customer: str) -> Response:
             company,
             _cart(company),
             idempotency_key=form.idempotency_key.data,
+            ends=_chosen_ends(company),
+            others=[r for r in request.form.getlist("other_reseller") if r],
+            attested=request.form.get("attest") == "yes",
         )
-    except orders.OrderRefused as refused:
-        return _checkout_page(company, role, str(refused), REFUSED)
+    except (orders.OrderRefused, ValueError) as refused:
+        return _checkout_page(company, role, str(refused), REFUSED, ask=False)
     _save_cart(company, [])
     return Response(
         status=303,
@@ -249,3 +344,236 @@ def order(customer: str, order_id: int) -> Response:
     if change.is_open:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- upgrades (PRODUCT.md rule 9) -------------------------------------------------------
+
+
+class UpgradeForm(FlaskForm):  # type: ignore[misc]
+    """An upgrade: the product to move to, how many seats, into which subscription."""
+
+    to_catalog_item_id = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9:]{3,100}$")])
+    quantity = StringField()
+    into = StringField(validators=[Regexp(r"^([A-Za-z0-9-]{1,64})?$")])
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+    def seats(self, most: int) -> int:
+        """The seats asked for; ValueError with a message otherwise."""
+        text = (self.quantity.data or "").strip()
+        if not text.isdigit() or not 1 <= int(text) <= most:
+            raise ValueError(f"Enter a whole number of seats from 1 to {most}.")
+        return int(text)
+
+
+def _offered_key(company: Customer, sub_id: str) -> str:
+    return f"{company.pc_id}/{sub_id}"
+
+
+def _offered(company: Customer, sub_id: str) -> list[upgrades.Choice]:
+    kept: dict[str, list[dict[str, Any]]] = session.get("upgrades") or {}
+    return [upgrades.Choice.from_json(c) for c in kept.get(_offered_key(company, sub_id), [])]
+
+
+def _keep_offered(company: Customer, sub_id: str, choices: tuple[upgrades.Choice, ...]) -> None:
+    kept: dict[str, list[dict[str, Any]]] = dict(session.get("upgrades") or {})
+    kept.pop(_offered_key(company, sub_id), None)
+    while len(kept) >= 5:  # keep the cookie small: the latest few subscriptions
+        kept.pop(next(iter(kept)))
+    kept[_offered_key(company, sub_id)] = [c.as_json() for c in choices]
+    session["upgrades"] = kept
+
+
+def _upgrade_page(
+    company: Customer,
+    role: Role,
+    found: upgrades.Options,
+    *,
+    message: str | None = None,
+    status: int = 200,
+) -> Response:
+    return page_or_partial(
+        "storefront/upgrade.html",
+        "storefront/upgrade.html",
+        status=status,
+        company=company,
+        role=role,
+        found=found,
+        sub=found.sub,
+        warnings=upgrades.WARNINGS,
+        partial_warning=upgrades.PARTIAL_WARNING,
+        message=message,
+        key=uuid.uuid4().hex,
+    )
+
+
+@bp.get("/c/<customer>/store/upgrade/<sub_id>")
+@login_required
+def upgrade(customer: str, sub_id: str) -> Response:
+    """The upgrades Partner Center offers a subscription, with what they mean."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    sub = licensing.subscription_of(company, sub_id)
+    try:
+        found = upgrades.options(company, sub)
+    except MicrosoftError as error:
+        found = upgrades.Options(sub, (), (), tuple(unsupported_explanations(sub.offer_id)))
+        return _upgrade_page(
+            company,
+            role,
+            found,
+            message=f"Microsoft could not be asked just now ({error}). Try again in a moment.",
+        )
+    _keep_offered(company, sub_id, found.choices)
+    return _upgrade_page(company, role, found)
+
+
+@bp.post("/c/<customer>/store/upgrade/<sub_id>")
+@login_required
+def request_upgrade(customer: str, sub_id: str) -> Response:
+    """Confirm an upgrade: through the outbox; the license page shows it pending, then done.
+    Only what the page offered is accepted (no Partner Center request before the job)."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    sub = licensing.subscription_of(company, sub_id)
+    offered = _offered(company, sub_id)
+    form = UpgradeForm()
+    try:
+        if not form.validate_on_submit():
+            raise ValueError("The form expired; reload the page and try again.")
+        change = upgrades.request_upgrade(
+            current_user,
+            role,
+            company,
+            sub_id,
+            offered,
+            to_catalog_item_id=form.to_catalog_item_id.data,
+            quantity=form.seats(sub.quantity),
+            to_subscription_id=form.into.data or None,
+            idempotency_key=form.idempotency_key.data,
+        )
+    except (ValueError, upgrades.UpgradeRefused) as refused:
+        found = upgrades.Options(
+            sub, tuple(offered), (), tuple(unsupported_explanations(sub.offer_id))
+        )
+        return _upgrade_page(company, role, found, message=str(refused), status=REFUSED)
+    back = url_for("portal.licenses", customer=customer) + f"#sub-{change.subscription.pc_id}"
+    return Response(status=303, headers={"Location": back})
+
+
+# -- trials (PRODUCT.md rule 4) ---------------------------------------------------------
+
+
+class ConversionForm(FlaskForm):  # type: ignore[misc]
+    """A trial's conversion: seats; now (term and billing, into which subscription) or at
+    the end of the trial."""
+
+    quantity = StringField()
+    option = StringField(validators=[Regexp(r"^(P(1M|1Y|3Y)/(monthly|annual))?$")])
+    into = StringField(validators=[Regexp(r"^([A-Za-z0-9-]{1,64})?$")])
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+    def seats(self) -> int:
+        """The seats asked for; ValueError with a message otherwise."""
+        text = (self.quantity.data or "").strip()
+        if not text.isdigit() or not 1 <= int(text) <= rules.MAX_SEATS:
+            raise ValueError(SEATS_TEXT)
+        return int(text)
+
+
+def _paid_kept(company: Customer, sub_id: str) -> trials.PaidOffer | None:
+    kept: dict[str, list[str]] = session.get("trials") or {}
+    found = kept.get(_offered_key(company, sub_id))
+    return trials.PaidOffer(found[0], found[1]) if found else None
+
+
+def _keep_paid(company: Customer, sub_id: str, paid: trials.PaidOffer | None) -> None:
+    kept: dict[str, list[str]] = dict(session.get("trials") or {})
+    kept.pop(_offered_key(company, sub_id), None)
+    while len(kept) >= 5:
+        kept.pop(next(iter(kept)))
+    if paid is not None:
+        kept[_offered_key(company, sub_id)] = [paid.catalog_item_id, paid.title]
+    session["trials"] = kept
+
+
+def _trial_page(
+    company: Customer,
+    role: Role,
+    shown: trials.TrialView,
+    *,
+    message: str | None = None,
+    status: int = 200,
+) -> Response:
+    return page_or_partial(
+        "storefront/trial.html",
+        "storefront/trial.html",
+        status=status,
+        company=company,
+        role=role,
+        trial=shown,
+        sub=shown.sub,
+        options=[(o, rules.describe_option(*o.split("/"))) for o in trials.OPTIONS],
+        minimum=rules_nce.TRIAL_MIN_SEATS,
+        message=message,
+        key=uuid.uuid4().hex,
+    )
+
+
+@bp.get("/c/<customer>/store/trial/<sub_id>")
+@login_required
+def trial(customer: str, sub_id: str) -> Response:
+    """A trial: its end, and converting it now, at its end, or letting it end."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    sub = licensing.subscription_of(company, sub_id)
+    message = None
+    paid = None
+    if sub.is_trial:
+        try:
+            paid = trials.paid_offer(company, sub)
+        except MicrosoftError as error:
+            message = f"Microsoft could not be asked just now ({error}). Try again in a moment."
+        _keep_paid(company, sub_id, paid)
+    return _trial_page(company, role, trials.view(company, sub, paid, utcnow()), message=message)
+
+
+@bp.post("/c/<customer>/store/trial/<sub_id>/<when>")
+@login_required
+def convert_trial(customer: str, sub_id: str, when: str) -> Response:
+    """Convert the trial now or at its end (through the outbox; the license page shows it
+    pending, then done), or let it end (auto-renew off). Only Admins."""
+    company, role = get_customer_for(customer, need=Role.ADMIN)
+    if when not in ("now", "at-end", "let-end"):
+        raise NotFound(when)
+    sub = licensing.subscription_of(company, sub_id)
+    paid = _paid_kept(company, sub_id)
+    form = ConversionForm()
+    try:
+        if not form.validate_on_submit():
+            raise ValueError("The form expired; reload the page and try again.")
+        if when == "let-end":
+            change = licensing.request_change(
+                current_user,
+                role,
+                company,
+                sub_id,
+                "auto_renew",
+                {"enable": False},
+                idempotency_key=form.idempotency_key.data,
+                version=None,
+            )
+        else:
+            change = trials.request_conversion(
+                current_user,
+                role,
+                company,
+                sub_id,
+                paid,
+                quantity=form.seats(),
+                at_trial_end=when == "at-end",
+                option=form.option.data or "P1Y/monthly",
+                to_subscription_id=form.into.data or None,
+                idempotency_key=form.idempotency_key.data,
+            )
+    except (ValueError, trials.TrialRefused, licensing.ChangeRefused) as refused:
+        shown = trials.view(company, sub, paid, utcnow())
+        return _trial_page(company, role, shown, message=str(refused), status=REFUSED)
+    back = url_for("portal.licenses", customer=customer) + f"#sub-{change.subscription.pc_id}"
+    return Response(status=303, headers={"Location": back})

@@ -221,6 +221,7 @@ class CartLine:
     reseller_of_record: str | None = None  # PartnerID (MPN id), or the relationship id
     other_resellers: tuple[str, ...] = ()
     friendly_name: str | None = None
+    custom_term_end_date: date | None = None  # co-terming (custom-term-end-dates.md)
 
     def as_json(self, index: int) -> dict[str, Any]:
         """The line item JSON Partner Center expects."""
@@ -240,6 +241,8 @@ class CartLine:
         }
         if self.friendly_name:
             body["friendlyName"] = self.friendly_name
+        if self.custom_term_end_date is not None:
+            body["customTermEndDate"] = f"{self.custom_term_end_date.isoformat()}T00:00:00Z"
         return body
 
 
@@ -280,6 +283,16 @@ class Eligibility:
     description: str = ""
     quantity: int | None = None
     target_subscriptions: tuple[TargetSubscription, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomTermEnd:
+    """An end date a new subscription may have instead of its full term: the end of a
+    calendar month, or an existing subscription's (`subscription_id`) for co-terming."""
+
+    end: date
+    subscription_id: str | None = None
+    subscription_name: str = ""
 
 
 def transition_status(transition: dict[str, Any]) -> str:
@@ -627,6 +640,25 @@ class PartnerCenterClient:
             for line in lines
         ]
 
+    def custom_term_end_dates(
+        self, customer_id: str, term_duration: str, *, target: str | None = None
+    ) -> list[CustomTermEnd]:
+        """The allowed custom term end dates of a subscription of `term_duration` bought
+        today (custom-term-end-dates.md), optionally only `target`'s."""
+        params = {"term_duration": term_duration}
+        if target:
+            params["target_coterm_subscription_id"] = target
+        answer = self._get(f"/customers/{_q(customer_id)}/subscriptions/customTermEndDates", params)
+        return [
+            CustomTermEnd(
+                end=_when(str(item["allowedCustomTermEndDate"])).date(),
+                subscription_id=item.get("subscriptionId") or None,
+                subscription_name=str(item.get("subscriptionFriendlyName") or ""),
+            )
+            for item in answer.get("items", [])
+            if item.get("allowedCustomTermEndDate")
+        ]
+
     def transition_eligibilities(
         self, customer_id: str, subscription_id: str, *, scheduled: bool = False
     ) -> list[Eligibility]:
@@ -677,8 +709,10 @@ class PartnerCenterClient:
         transition_type: str = "transition_with_license_transfer",
         to_subscription_id: str | None = None,
         term_duration: str | None = None,
+        billing_cycle: str | None = None,
     ) -> dict[str, Any]:
-        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription.
+        """Upgrade all (same subscription) or some seats (a co-terminous one) of a subscription,
+        or convert a trial (its paid equivalent, a term and billing cycle of its own).
         The answer is Partner Center's Transition: `toSubscriptionId`, and its `Events`
         (read their latest status with `transition_status`)."""
         body: dict[str, Any] = {
@@ -690,6 +724,8 @@ class PartnerCenterClient:
             body["toSubscriptionId"] = to_subscription_id
         if term_duration:
             body["termDuration"] = term_duration
+        if billing_cycle:
+            body["billingCycle"] = billing_cycle
         answer = self.caller.request(
             "POST",
             f"/customers/{_q(customer_id)}/subscriptions/{_q(subscription_id)}/transitions",
