@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 
@@ -22,3 +24,11 @@ def test_unknown_page_is_a_readable_404(client: FlaskClient) -> None:
     page = client.get("/no/such/page")
     assert page.status_code == 404
     assert "There is nothing here" in page.get_data(as_text=True)
+
+
+def test_every_page_names_an_icon_that_is_served(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', page)
+    assert icon, page[:800]
+    answer = client.get(icon.group(1))
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
