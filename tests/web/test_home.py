@@ -30,5 +30,6 @@ def test_every_page_names_an_icon_that_is_served(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
     icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', page)
     assert icon, page[:800]
-    answer = client.get(icon.group(1))
-    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+    with client.get(icon.group(1)) as answer:  # a file response: closed when read
+        assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+        assert answer.get_data().startswith(b"<svg")
