@@ -356,48 +356,30 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     client = pc or factory.partner_center()
     before = _snapshot(sub)
     try:
-        spec = KINDS[change.kind]
-        fresh = client.subscription(customer.pc_id, sub.pc_id)
-        sync.refresh_subscription(sub, fresh)
-        db.session.commit()  # the row shows what Partner Center has, whatever happens next
-        sent = outbox.was_sent(change)
-        if not sent:
-            _require_base(change, fresh)
-        if spec.done(fresh, change.params):
-            # Already applied (a retried job whose first run got that far): just record it.
-            outbox.finish(change, "done", _done_text(change, sub))
-        else:
-            sync.reallocate_assigned(customer.id, sub.sku_id)
-            db.session.commit()  # never hold a database write lock across a Microsoft call
+        with outbox.settles(change, (RuleViolation,), _microsoft_text):
+            spec = KINDS[change.kind]
+            fresh = client.subscription(customer.pc_id, sub.pc_id)
+            sync.refresh_subscription(sub, fresh)
+            db.session.commit()  # the row shows what Partner Center has, whatever happens next
+            sent = outbox.was_sent(change)
             if not sent:
-                spec.decide(facts_of(sub), change.params, utcnow()).require()
-            after = _carry_out(client, customer, change, fresh)
-            if after is None:
-                outbox.finish_unknown(change, "the change")
-            else:
-                sync.refresh_subscription(sub, after)
-                sync.reallocate_assigned(customer.id, sub.sku_id)
-                sub.update_count += 1
+                _require_base(change, fresh)
+            if spec.done(fresh, change.params):
+                # Already applied (a retried job whose first run got that far): just record it.
                 outbox.finish(change, "done", _done_text(change, sub))
-    except RuleViolation as violation:
-        db.session.rollback()
-        outbox.finish(change, "failed", violation.decision.reason)
-    except EtagMismatch:
-        db.session.rollback()
-        outbox.clear_sent(change)
-        outbox.finish(
-            change,
-            "failed",
-            "The subscription changed at Microsoft while this was being "
-            "applied; nothing was changed. Check the new figures and try again.",
-        )
-    except MicrosoftError as error:
-        db.session.rollback()
-        if not outbox.ambiguous(error):
-            outbox.clear_sent(change)
-        outbox.finish(change, "failed", _microsoft_text(error, sent=outbox.was_sent(change)))
-    except Exception:  # a bug or an outage of ours: never leave the change open
-        outbox.finish_unexpected(change)
+            else:
+                sync.reallocate_assigned(customer.id, sub.sku_id)
+                db.session.commit()  # never hold a database write lock across a Microsoft call
+                if not sent:
+                    spec.decide(facts_of(sub), change.params, utcnow()).require()
+                after = _carry_out(client, customer, change, fresh)
+                if after is None:
+                    outbox.finish_unknown(change, "the change")
+                else:
+                    sync.refresh_subscription(sub, after)
+                    sync.reallocate_assigned(customer.id, sub.sku_id)
+                    sub.update_count += 1
+                    outbox.finish(change, "done", _done_text(change, sub))
     finally:
         if pc is None:
             client.close()
@@ -485,7 +467,12 @@ def _done_text(change: ChangeRequest, sub: Subscription) -> str:
     return texts[change.kind]
 
 
-def _microsoft_text(error: MicrosoftError, *, sent: bool = False) -> str:
+def _microsoft_text(error: MicrosoftError, sent: bool = False) -> str:
+    if isinstance(error, EtagMismatch):
+        return (
+            "The subscription changed at Microsoft while this was being "
+            "applied; nothing was changed. Check the new figures and try again."
+        )
     if sent:  # a 5xx or no answer, and Partner Center does not show the change now
         return (
             f"Microsoft answered with an error ({error}) and does not show the change, so it "

@@ -10,7 +10,8 @@ dotted name, so services never import `jobs/`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -182,6 +183,31 @@ def finish_unknown(change: ChangeRequest, what: str) -> None:
         f"Microsoft did not answer clearly, so it is not known yet whether {what} was made. "
         "Retry checks Partner Center first and never applies it twice.",
     )
+
+
+@contextmanager
+def settles(
+    change: ChangeRequest,
+    refusals: tuple[type[Exception], ...],
+    microsoft_text: Callable[[MicrosoftError, bool], str],
+) -> Iterator[None]:
+    """Whatever stops the block ends `change` failed with a true reason, never open: a
+    refusal (one of `refusals`, its message; nothing was sent), a Microsoft error
+    (`microsoft_text(error, may have been carried out)`; a clear refusal clears "sent"), or
+    anything else (`finish_unexpected`). The caller records the outcome and commits."""
+    try:
+        yield
+    except refusals as refused:
+        db.session.rollback()
+        clear_sent(change)
+        finish(change, "failed", str(refused))
+    except MicrosoftError as error:
+        db.session.rollback()
+        if not ambiguous(error):
+            clear_sent(change)
+        finish(change, "failed", microsoft_text(error, was_sent(change)))
+    except Exception:  # a bug or an outage of ours
+        finish_unexpected(change)
 
 
 def finish_unexpected(change: ChangeRequest) -> None:

@@ -272,33 +272,25 @@ def apply_trial_change(change_id: int, *, pc: PartnerCenterClient | None = None)
     params = dict(change.params)
     client = pc or factory.partner_center()
     try:
-        refusal = reseller_refusal(customer)
-        if refusal is not None:
-            raise TrialRefused(refusal)
-        fresh = client.subscription(customer.pc_id, sub.pc_id)
-        sent = outbox.was_sent(change)
-        if not sent and not fresh.is_trial:
-            raise TrialRefused("It is no longer a trial at Partner Center; nothing was changed.")
-        outbox.mark_sent(change)
-        db.session.commit()  # written down before the call that changes Partner Center
-        if change.kind == CONVERT:
-            _convert(client, customer, change, params)
-        else:
-            _schedule(client, customer, change, params, fresh)
-        sync.sync_customer(customer.pc_id, pc=client, with_users=False)
-        change = db.session.get(ChangeRequest, change_id) or change
-        outbox.finish(change, "done", _done_text(change.kind, params))
-    except TrialRefused as refused:
-        db.session.rollback()
-        outbox.clear_sent(change)
-        outbox.finish(change, "failed", str(refused))
-    except MicrosoftError as error:
-        db.session.rollback()
-        if not outbox.ambiguous(error):
-            outbox.clear_sent(change)
-        outbox.finish(change, "failed", _microsoft_text(error, sent=outbox.was_sent(change)))
-    except Exception:  # a bug or an outage of ours: never leave the change open
-        outbox.finish_unexpected(change)
+        with outbox.settles(change, (TrialRefused,), _microsoft_text):
+            refusal = reseller_refusal(customer)
+            if refusal is not None:
+                raise TrialRefused(refusal)
+            fresh = client.subscription(customer.pc_id, sub.pc_id)
+            sent = outbox.was_sent(change)
+            if not sent and not fresh.is_trial:
+                raise TrialRefused(
+                    "It is no longer a trial at Partner Center; nothing was changed."
+                )
+            outbox.mark_sent(change)
+            db.session.commit()  # written down before the call that changes Partner Center
+            if change.kind == CONVERT:
+                _convert(client, customer, change, params)
+            else:
+                _schedule(client, customer, change, params, fresh)
+            sync.sync_customer(customer.pc_id, pc=client, with_users=False)
+            change = db.session.get(ChangeRequest, change_id) or change
+            outbox.finish(change, "done", _done_text(change.kind, params))
     finally:
         if pc is None:
             client.close()
@@ -374,7 +366,7 @@ def _done_text(kind: str, params: Mapping[str, Any]) -> str:
     return f"Done: the trial is now a paid subscription of {params['title']} with {count}."
 
 
-def _microsoft_text(error: MicrosoftError, *, sent: bool) -> str:
+def _microsoft_text(error: MicrosoftError, sent: bool) -> str:
     if sent:
         return (
             f"Microsoft did not answer clearly ({error}); the conversion may or may not have "

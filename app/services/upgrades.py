@@ -293,39 +293,31 @@ def apply_upgrade(change_id: int, *, pc: PartnerCenterClient | None = None) -> C
     client = pc or factory.partner_center()
     moved_to: str | None = None
     try:
-        refusal = reseller_refusal(customer)
-        if refusal is not None:
-            raise UpgradeRefused(refusal)
-        if not outbox.was_sent(change):
-            _still_eligible(client, customer, sub, params)
-        outbox.mark_sent(change)
-        db.session.commit()  # written down before the call that changes Partner Center
-        result = client.transition(
-            customer.pc_id,
-            sub.pc_id,
-            to_catalog_item_id=str(params["to_catalog_item_id"]),
-            quantity=int(params["quantity"]),
-            request_id=change.request_id,
-            transition_type=TRANSITION_TYPE,
-            to_subscription_id=params.get("to_subscription_id") or None,
-        )
-        if transition_status(result) == "Failed":
-            raise UpgradeRefused("Microsoft reports that the upgrade failed; nothing was changed.")
-        moved_to = str(result.get("toSubscriptionId") or "") or None
-        sync.sync_customer(customer.pc_id, pc=client, with_users=False)
-        change = db.session.get(ChangeRequest, change_id) or change
-        outbox.finish(change, "done", _done_text(params, moved_to, sub.pc_id))
-    except UpgradeRefused as refused:
-        db.session.rollback()
-        outbox.clear_sent(change)
-        outbox.finish(change, "failed", str(refused))
-    except MicrosoftError as error:
-        db.session.rollback()
-        if not outbox.ambiguous(error):
-            outbox.clear_sent(change)
-        outbox.finish(change, "failed", _microsoft_text(error, sent=outbox.was_sent(change)))
-    except Exception:  # a bug or an outage of ours: never leave the change open
-        outbox.finish_unexpected(change)
+        with outbox.settles(change, (UpgradeRefused,), _microsoft_text):
+            refusal = reseller_refusal(customer)
+            if refusal is not None:
+                raise UpgradeRefused(refusal)
+            if not outbox.was_sent(change):
+                _still_eligible(client, customer, sub, params)
+            outbox.mark_sent(change)
+            db.session.commit()  # written down before the call that changes Partner Center
+            result = client.transition(
+                customer.pc_id,
+                sub.pc_id,
+                to_catalog_item_id=str(params["to_catalog_item_id"]),
+                quantity=int(params["quantity"]),
+                request_id=change.request_id,
+                transition_type=TRANSITION_TYPE,
+                to_subscription_id=params.get("to_subscription_id") or None,
+            )
+            if transition_status(result) == "Failed":
+                raise UpgradeRefused(
+                    "Microsoft reports that the upgrade failed; nothing was changed."
+                )
+            moved_to = str(result.get("toSubscriptionId") or "") or None
+            sync.sync_customer(customer.pc_id, pc=client, with_users=False)
+            change = db.session.get(ChangeRequest, change_id) or change
+            outbox.finish(change, "done", _done_text(params, moved_to, sub.pc_id))
     finally:
         if pc is None:
             client.close()
@@ -386,7 +378,7 @@ def _done_text(params: Mapping[str, Any], moved_to: str | None, source: str) -> 
     )
 
 
-def _microsoft_text(error: MicrosoftError, *, sent: bool) -> str:
+def _microsoft_text(error: MicrosoftError, sent: bool) -> str:
     if sent:
         return (
             f"Microsoft did not answer clearly ({error}); the upgrade may or may not have been "
