@@ -236,11 +236,7 @@ def _check(
     facts = licensing.facts_of(sub)
     quantity = int(params["quantity"])
     if at_trial_end:
-        # The 25-seat minimum is for a conversion now (rule 4); at the end of the trial any
-        # quantity may be scheduled, so the domain check is asked with the minimum.
-        decision = nce.check_trial_conversion(
-            facts, max(quantity, nce.TRIAL_MIN_SEATS), now, at_trial_end=True
-        )
+        decision = nce.check_trial_conversion(facts, quantity, now, at_trial_end=True)
         if not decision.allowed:
             raise TrialRefused(decision.reason)
         return (
