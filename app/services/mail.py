@@ -183,12 +183,12 @@ def money(value: Decimal | int, currency: str) -> str:
     return format_currency(value, currency, locale=current_app.config.get("MAIL_LOCALE", "en"))
 
 
-def _render(name: str, **context: Any) -> tuple[str, str]:
+def _render(template: str, **context: Any) -> tuple[str, str]:
     context.setdefault("day", day_text)
     context.setdefault("money", money)
     return (
-        render_template(f"mail/{name}.txt", **context),
-        render_template(f"mail/{name}.html", **context),
+        render_template(f"mail/{template}.txt", **context),
+        render_template(f"mail/{template}.html", **context),
     )
 
 
