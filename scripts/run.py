@@ -86,7 +86,9 @@ def wait_for_port(port: int, name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while port_is_free(port):
         if time.monotonic() > deadline:
-            raise SystemExit(f"{name} did not start within {timeout:.0f} s; see instance/{name}.log")
+            raise SystemExit(
+                f"{name} did not start within {timeout:.0f} s; see instance/{name}.log"
+            )
         time.sleep(0.2)
 
 
