@@ -26,6 +26,7 @@ BIN = Path(sys.executable).parent
 INSTANCE = ROOT / "instance"
 
 children: list[tuple[str, subprocess.Popen[bytes]]] = []
+oneshots: list[subprocess.Popen[bytes]] = []  # short tasks: their end does not stop the run
 
 
 def start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -38,8 +39,23 @@ def start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[b
     return proc
 
 
+def oneshot(name: str, args: list[str], env: dict[str, str]) -> None:
+    """Start a short task in the background, logging to instance/<name>.log."""
+    log = (INSTANCE / f"{name}.log").open("ab")
+    oneshots.append(
+        subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    )
+
+
 def stop_all(*_: object) -> None:
     """Stop every child (SIGTERM, then SIGKILL after a grace period), newest first."""
+    for task in oneshots:
+        if task.poll() is None:
+            os.killpg(task.pid, signal.SIGTERM)
+        task.wait()
+    oneshots.clear()
     for _name, proc in reversed(children):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -184,9 +200,10 @@ def run() -> None:
     demo = "cust-contoso"
     flask(["settings", demo, "auto_increment=on", "auto_license_adjustment=on"], env)
     flask(["reconcile", "--customer", demo, "--dry-run"], env)
-    # Today's renewal reminders (the daily cron sends them too; each goes out once).
+    # Today's renewal reminders, in the background (the daily cron sends them too; each goes
+    # out once): the caught mails appear under /admin/mails a few seconds after start.
     wait_for_port(smtp_port, "smtp", 15)
-    flask(["send-reminders"], env)
+    oneshot("reminders", [str(BIN / "flask"), "--app", "wsgi", "send-reminders"], env)
     start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"], env)
     start("cron", [str(BIN / "rq"), "cron", "jobs.schedule", "--url", env["REDIS_URL"]], env)
     web_args = ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"]
