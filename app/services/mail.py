@@ -331,7 +331,7 @@ class Reminder:
 def due_reminders(customer: Customer, today: date) -> list[Reminder]:
     """The reminders due today for the customer's subscriptions (sent or not)."""
     now = datetime.combine(today, time(12), UTC)
-    subs = [s for s in customer.subscriptions]
+    subs = list(customer.subscriptions)
     found = []
     for renewal in reports.renewals(subs, now):
         facts = facts_of(renewal.sub)
