@@ -107,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         jobs,
         limits,
+        mail,
         main,
         portal,
         reconciliation,
@@ -129,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(storefront.bp)
     app.register_blueprint(resellers.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(mail.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

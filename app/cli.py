@@ -23,6 +23,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(sync_command)
     app.cli.add_command(reconcile_command)
+    app.cli.add_command(send_reminders_command)
 
 
 @click.command("seed-demo")
@@ -171,3 +172,20 @@ def reconcile_command(customer_id: str | None, dry_run: bool, as_json: bool) -> 
             click.echo(f"{customer}: {message}", err=True)
     if failures or any(o.state in ("failed", "partial") for o in outcomes):
         raise SystemExit(1)
+
+
+@click.command("send-reminders")
+@click.option("--day", help="The day to send for (YYYY-MM-DD; default today, UTC).")
+@with_appcontext
+def send_reminders_command(day: str | None) -> None:
+    """Send the renewal and end-of-term reminders due (each once; docs/email.md)."""
+    from datetime import date
+
+    from app.models._types import utcnow
+    from app.services import mail
+
+    try:
+        counts = mail.send_reminders(date.fromisoformat(day) if day else utcnow().date())
+    except mail.MailError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Reminders: {counts['sent']} sent, {counts['already']} sent before.")

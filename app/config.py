@@ -131,6 +131,24 @@ class Config:
         self.RATELIMIT_CHANGES_PER_USER = env("RATELIMIT_CHANGES_PER_USER", "600/60")
         self.RATELIMIT_CHANGES_PER_ADDRESS = env("RATELIMIT_CHANGES_PER_ADDRESS", "12000/60")
 
+        # E-mail (docs/email.md): smtp://[user:password@]host[:port] (add ?starttls=1 to
+        # upgrade the connection) or smtps://... (TLS from the start). Unset: mails are only
+        # logged. `make run` points it at a local SMTP sink that files every mail into
+        # MAIL_SINK_DIR (a Maildir), which partner admins read at /admin/mails.
+        self.SMTP_URL = env("SMTP_URL") or None
+        self.SMTP_TIMEOUT = float(env("SMTP_TIMEOUT", "15"))
+        self.MAIL_FROM = env("MAIL_FROM", "Seatwise <no-reply@seatwise.invalid>")
+        self.MAIL_SINK_DIR = env("MAIL_SINK_DIR") or None
+        self.MAIL_LOCALE = env("MAIL_LOCALE", "en")
+        # Where links in mails point (scheme and host; a reseller's customers get the
+        # reseller's proven host with the same scheme). Default: the first PROVIDER_HOSTS
+        # over HTTPS, else the local app.
+        self.PUBLIC_BASE_URL = (
+            env("PUBLIC_BASE_URL")
+            or (f"https://{self.PROVIDER_HOSTS[0]}" if self.PROVIDER_HOSTS else None)
+            or f"http://127.0.0.1:{env('PORT', '5000')}"
+        ).rstrip("/")
+
         # Forms and CSRF: pages left open keep working (see NOTES.md, Flask-WTF).
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_SSL_STRICT = True

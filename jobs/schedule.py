@@ -7,7 +7,7 @@ real job with a unique id per period: two schedulers by mistake still sync once.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rq import cron
@@ -127,4 +127,68 @@ cron.register(
     queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
     cron=os.environ.get("SNAPSHOT_CRON", "45 23 * * *"),
     name="daily-usage-snapshots",
+)
+
+
+def enqueue_daily_reminders() -> str:
+    """Once a day: the renewal and end-of-term reminders due today (job id
+    reminders-YYYYMMDD; retried when the SMTP server is down; docs/email.md)."""
+    from rq import Retry
+
+    from app.queue import enqueue
+    from jobs.mail import send_reminders
+
+    today = datetime.now(UTC).date()
+    job_id = f"reminders-{today:%Y%m%d}"
+    with app_context():
+        try:
+            enqueue(
+                send_reminders,
+                today.isoformat(),
+                job_id=job_id,
+                unique=True,
+                job_timeout=1800,
+                retry=Retry(max=5, interval=[60, 300, 900, 1800, 3600]),
+            )
+        except DuplicateJobError:
+            return f"{job_id} already queued"
+    return job_id
+
+
+def enqueue_monthly_summaries() -> str:
+    """On the first of the month: last month's licence summary to the Admins who asked."""
+    from rq import Retry
+
+    from app.queue import enqueue
+    from jobs.mail import send_monthly_summaries
+
+    first = datetime.now(UTC).date().replace(day=1)
+    month = f"{(first - timedelta(days=1)):%Y-%m}"
+    job_id = f"summaries-{month}"
+    with app_context():
+        try:
+            enqueue(
+                send_monthly_summaries,
+                month,
+                job_id=job_id,
+                unique=True,
+                job_timeout=1800,
+                retry=Retry(max=5, interval=[60, 300, 900, 1800, 3600]),
+            )
+        except DuplicateJobError:
+            return f"{job_id} already queued"
+    return job_id
+
+
+cron.register(
+    enqueue_daily_reminders,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("REMINDER_CRON", "0 7 * * *"),
+    name="daily-mail-reminders",
+)
+cron.register(
+    enqueue_monthly_summaries,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("SUMMARY_CRON", "0 8 1 * *"),
+    name="monthly-licence-summaries",
 )

@@ -2,8 +2,9 @@
 
 Starts, in order: Redis (embedded redis-server unless REDIS_URL is set), the local OpenID
 provider with the demo identities, the Partner Center + Graph emulator, database
-migrations, the demo (loaded into the emulator, then synced), an RQ worker, the RQ cron
-scheduler, and the web app. Every child runs in its own process group so that Ctrl-C here stops each
+migrations, a local SMTP sink (mails are caught in instance/mails), the demo (loaded into
+the emulator, then synced) and its reminders, an RQ worker, the RQ cron scheduler, and the
+web app. Every child runs in its own process group so that Ctrl-C here stops each
 of them cleanly and leaves nothing behind.
 """
 
@@ -25,6 +26,7 @@ BIN = Path(sys.executable).parent
 INSTANCE = ROOT / "instance"
 
 children: list[tuple[str, subprocess.Popen[bytes]]] = []
+oneshots: list[subprocess.Popen[bytes]] = []  # short tasks: their end does not stop the run
 
 
 def start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -37,8 +39,23 @@ def start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[b
     return proc
 
 
+def oneshot(name: str, args: list[str], env: dict[str, str]) -> None:
+    """Start a short task in the background, logging to instance/<name>.log."""
+    log = (INSTANCE / f"{name}.log").open("ab")
+    oneshots.append(
+        subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    )
+
+
 def stop_all(*_: object) -> None:
     """Stop every child (SIGTERM, then SIGKILL after a grace period), newest first."""
+    for task in oneshots:
+        if task.poll() is None:
+            os.killpg(task.pid, signal.SIGTERM)
+        task.wait()
+    oneshots.clear()
     for _name, proc in reversed(children):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -78,6 +95,17 @@ def wait_until(check_url: str, name: str, proc: subprocess.Popen[bytes], timeout
             pass
         time.sleep(0.2)
     raise SystemExit(f"{name} did not start within {timeout:.0f} s; see instance/{name}.log")
+
+
+def wait_for_port(port: int, name: str, timeout: float) -> None:
+    """Wait until something listens on 127.0.0.1:port (a child that is not HTTP)."""
+    deadline = time.monotonic() + timeout
+    while port_is_free(port):
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"{name} did not start within {timeout:.0f} s; see instance/{name}.log"
+            )
+        time.sleep(0.2)
 
 
 def flask(args: list[str], env: dict[str, str]) -> None:
@@ -156,12 +184,26 @@ def run() -> None:
         env[name] = emulator_url
     wait_until(f"{emulator_url}/_emulator/state", "emulator", emulator, 30)
 
+    # A local SMTP sink (aiosmtpd) files every mail into instance/mails (a Maildir): nothing
+    # leaves the machine, and partner admins read them at /admin/mails.
+    smtp_port = free_port()
+    sink = INSTANCE / "mails"
+    smtp_args = ["-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}"]
+    start("smtp", [sys.executable, *smtp_args, "-c", "aiosmtpd.handlers.Mailbox", str(sink)], env)
+    env["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+    env["MAIL_SINK_DIR"] = str(sink)
+    env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+
     flask(["db", "upgrade"], env)
     flask(["seed-demo", "--storefront"], env)
     # Auto license adjustment on for one customer, with a preview to look at right away.
     demo = "cust-contoso"
     flask(["settings", demo, "auto_increment=on", "auto_license_adjustment=on"], env)
     flask(["reconcile", "--customer", demo, "--dry-run"], env)
+    # Today's renewal reminders, in the background (the daily cron sends them too; each goes
+    # out once): the caught mails appear under /admin/mails a few seconds after start.
+    wait_for_port(smtp_port, "smtp", 15)
+    oneshot("reminders", [str(BIN / "flask"), "--app", "wsgi", "send-reminders"], env)
     start("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"], env)
     start("cron", [str(BIN / "rq"), "cron", "jobs.schedule", "--url", env["REDIS_URL"]], env)
     web_args = ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"]

@@ -6,6 +6,7 @@ from app.models.catalogue import CatalogueItem, CustomerProfile, ProfileOffer, S
 from app.models.directory import DirectoryUser, UserLicense
 from app.models.jobs import SyncRun
 from app.models.licensing import ChangeRequest, Subscription, Tranche
+from app.models.mail import MailPreference, SentMail
 from app.models.people import Membership, StaffRole, User
 from app.models.reports import BillingAgreement, UsageSnapshot
 from app.models.tenancy import Customer, Partner, Reseller
@@ -19,11 +20,13 @@ __all__ = [
     "Customer",
     "CustomerProfile",
     "DirectoryUser",
+    "MailPreference",
     "Membership",
     "Partner",
     "ProfileOffer",
     "Reseller",
     "SalesProfile",
+    "SentMail",
     "StaffRole",
     "Subscription",
     "SyncRun",

@@ -78,7 +78,8 @@ def portal_users(customer: Customer) -> list[Membership]:
 
 
 def grant_access(actor: User, customer: Customer, email: str, role: Role) -> Membership:
-    """Invite an email at a role (or change the role of an existing invitation); audited."""
+    """Invite an email at a role (or change the role of an existing invitation); audited.
+    A new invitation is mailed by a job queued after the commit."""
     _require_staff_on(actor, customer)
     address = email.strip().lower()
     if not _EMAIL.match(address) or len(address) > 320:
@@ -86,6 +87,7 @@ def grant_access(actor: User, customer: Customer, email: str, role: Role) -> Mem
     membership = db.session.scalar(
         select(Membership).where(Membership.customer_id == customer.id, Membership.email == address)
     )
+    invited = membership is None
     if membership is None:
         membership = Membership(
             customer_id=customer.id, email=address, role=role, invited_by_id=actor.id
@@ -112,6 +114,10 @@ def grant_access(actor: User, customer: Customer, email: str, role: Role) -> Mem
         )
         membership.role = role
     db.session.commit()
+    if invited:
+        from app.services import mail  # mail → reports → access: imported when used
+
+        mail.queue_invitation(membership.id)
     return membership
 
 

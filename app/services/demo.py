@@ -240,7 +240,7 @@ SCENARIO: dict[str, Any] = {
                     "Project Plan 3",
                     "P3Y",
                     "annual",
-                    "-400d",
+                    "-1055d",  # renews in about 40 days: the 60-day reminder is due
                     quantity=4,
                 ),
             ],
