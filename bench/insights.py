@@ -117,7 +117,8 @@ def run(*, quick: bool = False, record: bool = True) -> common.Result:
                 result.add(f"{label}: refused requests (the 403 for signInActivity)", str(failed))
     result.notes.append(
         "One refresh uses 3 usage-report requests, so 4 refreshes of one tenant fit in 10 "
-        "minutes; the job runs on demand (Refresh on the insights page) and after the demo seed; no cron entry yet."
+        "minutes; the job runs nightly (cron `nightly-insights`), on demand (Refresh) and "
+        "after the demo seed."
     )
     result.notes.append(
         "The cost of selecting signInActivity in resource units is not documented; even at "
