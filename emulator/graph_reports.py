@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import re
 from datetime import date, timedelta
@@ -134,6 +135,15 @@ def _csv(columns: tuple[str, ...], rows: list[dict[str, str]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
+def _name(customer: Customer, user: User) -> tuple[str, str]:
+    """The user principal name and display name a report shows: hashes when the tenant
+    conceals user names in reports."""
+    if not customer.conceal_report_names:
+        return user.upn, user.name
+    digest = hashlib.md5(user.upn.lower().encode(), usedforsecurity=False).hexdigest().upper()
+    return digest, digest
+
+
 def _products(customer: Customer, user: User) -> str:
     return "+".join(sku_names(customer, sku)[0].upper() for sku in user.licenses)
 
@@ -144,11 +154,12 @@ def office365_rows(customer: Customer, today: date) -> list[dict[str, str]]:
     for user in customer.users.values():
         licensed = bool(user.licenses)
         act = user.activity
+        upn, name = _name(customer, user)
         rows.append(
             {
                 "Report Refresh Date": today.isoformat(),
-                "User Principal Name": user.upn,
-                "Display Name": user.name,
+                "User Principal Name": upn,
+                "Display Name": name,
                 "Is Deleted": "False",
                 "Deleted Date": "",
                 "Has Exchange License": _yes(licensed),
@@ -180,7 +191,7 @@ def apps_rows(customer: Customer, today: date, days: int) -> list[dict[str, str]
         rows.append(
             {
                 "Report Refresh Date": today.isoformat(),
-                "User Principal Name": user.upn,
+                "User Principal Name": _name(customer, user)[0],
                 "Last Activity Date": _day(last),
                 "Report Period": str(days),
                 **{name: used for name in APPS_COLUMNS[4:]},
@@ -197,12 +208,13 @@ def copilot_rows(customer: Customer, today: date, days: int) -> list[dict[str, A
             continue
         last = user.activity.get("copilot")
         day = last.isoformat() if last is not None else None
+        upn, name = _name(customer, user)
         rows.append(
             {
                 "reportRefreshDate": today.isoformat(),
                 "reportPeriod": days,
-                "userPrincipalName": user.upn,
-                "displayName": user.name,
+                "userPrincipalName": upn,
+                "displayName": name,
                 "lastActivityDate": day,
                 "copilotChatLastActivityDate": day,
                 "microsoftTeamsCopilotLastActivityDate": day,

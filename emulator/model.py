@@ -149,6 +149,8 @@ class Customer:
     # Microsoft Entra ID P1/P2 in the tenant: without it, selecting signInActivity answers
     # 403 (scenario field "entra_premium", default true).
     entra_premium: bool = True
+    # The admin-centre privacy setting: usage reports show hashes instead of user names.
+    conceal_report_names: bool = False
     # When each usage-report request came (the 14-per-10-minutes limit).
     report_calls: list[datetime] = field(default_factory=list)
 

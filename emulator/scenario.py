@@ -81,6 +81,7 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
             tenant_id=raw.get("tenant_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, customer_id)),
             reseller_id=raw.get("reseller_id"),
             entra_premium=bool(raw.get("entra_premium", True)),
+            conceal_report_names=bool(raw.get("conceal_report_names", False)),
         )
     )
     counts["customers"] += 1

@@ -126,6 +126,9 @@ class Rules:
     excluded_skus: frozenset[str] = frozenset()
     excluded_people: frozenset[str] = frozenset()  # lower-case sign-in names
     with_sign_in: bool = True  # signInActivity known (Entra ID P1/P2), else reports only
+    # The usage reports could be matched to people (False: the tenant conceals user names
+    # in reports, so workload activity is unknown: no inactive or idle finding rests on it).
+    reports_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,12 @@ def find(
             findings = [
                 Finding(Kind.DISABLED, person, p, "account disabled in Entra ID") for p in held
             ]
-        elif last is None or today - last >= timedelta(days=rules.inactive_days):
+        elif (rules.with_sign_in or rules.reports_known) and (
+            last is None or today - last >= timedelta(days=rules.inactive_days)
+        ):
             findings = [Finding(Kind.INACTIVE, person, p, _days_text(last, today)) for p in held]
         else:
-            findings = _unneeded(held, person, today)
+            findings = _unneeded(held, person, today, rules.reports_known)
         claimed: set[str] = set()
         for finding in findings:  # a licence is counted once, by its first finding
             if finding.product.sku_id not in claimed:
@@ -228,7 +233,9 @@ def find(
     return Overview(tuple(Insight(kind, tuple(found[kind])) for kind in Kind))
 
 
-def _unneeded(held: list[Product], person: Person, today: date) -> list[Finding]:
+def _unneeded(
+    held: list[Product], person: Person, today: date, reports_known: bool
+) -> list[Finding]:
     """An active person's overlapping licences and idle add-ons."""
     findings = []
     parts = {p.part_number.upper(): p for p in held}
@@ -238,7 +245,7 @@ def _unneeded(held: list[Product], person: Person, today: date) -> list[Finding]
             findings.append(
                 Finding(Kind.OVERLAP, person, parts[redundant], f"{why} ({kept} is kept)")
             )
-    for product in held:
+    for product in held if reports_known else ():
         workload = addon_workload(product.part_number)
         if workload is None:
             continue

@@ -49,8 +49,9 @@ class InsightSettings(db.Model):  # type: ignore[name-defined,misc]
     excluded_people: Mapped[list[str]] = mapped_column(JSON, default=list)
     # skuId -> skuPartNumber, from Graph's subscribedSkus at the last refresh.
     sku_parts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # "sign_in" (signInActivity and the reports) or "reports" (no Entra ID P1/P2).
-    source: Mapped[str] = mapped_column(String(16), default="")
+    # "sign_in" (signInActivity and the reports) or "reports" (no Entra ID P1/P2); with
+    # "-concealed" when the reports hide user names (so they could not be used).
+    source: Mapped[str] = mapped_column(String(24), default="")
     source_note: Mapped[str | None] = mapped_column(Text)
     refresh_state: Mapped[str] = mapped_column(String(16), default="never")
     refresh_message: Mapped[str | None] = mapped_column(Text)

@@ -53,6 +53,12 @@ NO_PREMIUM_NOTE = (
     "OneDrive, SharePoint, Teams, Office apps and Copilot)."
 )
 SIGN_IN_NOTE = "Last sign-in (Entra ID) and the Microsoft 365 usage reports."
+CONCEALED_NOTE = (
+    " The usage reports of this tenant hide user names, so none of their rows could be "
+    "matched to a person: idle add-ons and activity per workload are not judged. Turn off "
+    "“Display concealed user, group, and site names in all reports” (Microsoft 365 admin "
+    "center → Settings → Org settings → Reports) and refresh."
+)
 
 
 class InsightRefused(Exception):
@@ -214,6 +220,11 @@ def refresh(customer_id: int, *, graph: GraphClient | None = None) -> RefreshRep
             source, note = "reports", NO_PREMIUM_NOTE
         activity = {a.upn: a.last for a in client.workload_activity()}
         requests = client.caller.calls
+        names = {u.upn.lower() for u in users}
+        concealed = bool(activity) and not names & activity.keys()
+        if concealed:
+            note += CONCEALED_NOTE
+            activity = {}
     except MicrosoftError as error:
         db.session.rollback()
         settings = settings_of(customer)
@@ -252,7 +263,8 @@ def refresh(customer_id: int, *, graph: GraphClient | None = None) -> RefreshRep
         for workload in rules.WORKLOADS:
             setattr(row, workload, last.get(workload))
     settings.sku_parts = parts
-    settings.source, settings.source_note = source, note
+    settings.source = f"{source}-concealed" if concealed else source
+    settings.source_note = note
     settings.refresh_state, settings.refresh_message = "done", None
     settings.refreshed_at = utcnow()
     db.session.commit()
@@ -337,7 +349,8 @@ def overview(customer: Customer, now: datetime | None = None) -> rules.Overview:
             inactive_days=settings.inactive_days,
             excluded_skus=frozenset(settings.excluded_skus),
             excluded_people=frozenset(settings.excluded_people),
-            with_sign_in=settings.source == "sign_in",
+            with_sign_in=settings.source.startswith("sign_in"),
+            reports_known=not settings.source.endswith("concealed"),
         ),
         now or utcnow(),
     )

@@ -121,6 +121,24 @@ def test_a_tenant_without_entra_premium_falls_back_to_the_reports_and_says_so(
     assert 403 in statuses  # signInActivity was refused first
 
 
+def test_reports_that_conceal_names_are_not_read_as_everybody_inactive(
+    app: Flask, emulator: Emulator
+) -> None:
+    with app.app_context():
+        customer = _load(emulator, premium=False, concealed=True)
+        settings = insights.settings_of(customer)
+        assert settings.source == "reports-concealed"
+        assert "hide user names" in (settings.source_note or "")
+        found = _found(customer)
+        assert found[Kind.INACTIVE] == set() and found[Kind.IDLE_ADDON] == set()
+        assert found[Kind.DISABLED] == {("eve", E3_SKU)}
+        assert found[Kind.OVERLAP] == {("cat", BP_SKU)}
+        emulator.reset()
+        with_p1 = _load(emulator, concealed=True)  # sign-ins still show who is inactive
+        assert _found(with_p1)[Kind.INACTIVE] == {("bob", E3_SKU), ("scanner", E3_SKU)}
+        assert _found(with_p1)[Kind.IDLE_ADDON] == set()
+
+
 def test_unassigning_a_selection_goes_through_the_outbox_and_frees_the_seats(
     app: Flask, emulator: Emulator, work: Callable[[], None]
 ) -> None:

@@ -11,7 +11,9 @@ COPILOT, COPILOT_SKU = "CFQ7TTC0MM8R:0001", "639dec6b-bb19-468b-871c-c5c441c4b0c
 OLD = "-120d"
 
 
-def scenario(*, premium: bool = True, auto_adjust_tranche: bool = True) -> dict[str, Any]:
+def scenario(
+    *, premium: bool = True, auto_adjust_tranche: bool = True, concealed: bool = False
+) -> dict[str, Any]:
     """Ann is active; Bob and Svc are inactive (120 days; Svc never signed in); Cat holds E3
     and Business Premium; Dan has Copilot and never used it; Eve is disabled. The E3
     subscription has two seats bought three days ago (reducible now)."""
@@ -27,6 +29,7 @@ def scenario(*, premium: bool = True, auto_adjust_tranche: bool = True) -> dict[
                 "domain": "insight.example",
                 "tenant_id": TENANT,
                 "entra_premium": premium,
+                "conceal_report_names": concealed,
                 "users": [
                     {
                         "id": "u-ann",

@@ -43,7 +43,7 @@ def upgrade():
     sa.Column('excluded_skus', sa.JSON(), nullable=False),
     sa.Column('excluded_people', sa.JSON(), nullable=False),
     sa.Column('sku_parts', sa.JSON(), nullable=False),
-    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source', sa.String(length=24), nullable=False),
     sa.Column('source_note', sa.Text(), nullable=True),
     sa.Column('refresh_state', sa.String(length=16), nullable=False),
     sa.Column('refresh_message', sa.Text(), nullable=True),
