@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from app.views import (
         admin,
         auth,
+        insights,
         jobs,
         limits,
         mail,
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(resellers.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(mail.bp)
+    app.register_blueprint(insights.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

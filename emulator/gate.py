@@ -36,8 +36,8 @@ def register(app: Flask) -> None:
 
 
 def api_kind(path: str) -> str | None:
-    """``graph`` for /v1.0, ``pc`` for /v1, None for admin and token routes."""
-    if path == "/v1.0" or path.startswith("/v1.0/"):
+    """``graph`` for /v1.0 and /beta, ``pc`` for /v1, None for admin and token routes."""
+    if path == "/v1.0" or path.startswith(("/v1.0/", "/beta/")):
         return "graph"
     if path.startswith("/v1/"):
         return "pc"

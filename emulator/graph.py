@@ -23,6 +23,13 @@ bp = Blueprint("graph", __name__, url_prefix="/v1.0")
 
 DEFAULT_TOP = 100
 MAX_TOP = 999
+# List users: with $select=signInActivity a page holds at most 120 users (a larger $top is
+# not refused, the pages are just smaller).
+SIGN_IN_TOP = 120
+NON_PREMIUM = (
+    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+    "Neither tenant is B2C or tenant doesn't have premium license",
+)
 NOT_IMPLEMENTED = 800501
 
 
@@ -118,11 +125,15 @@ def list_users() -> ResponseReturnValue:
     customer = _customer()
     names = _select(shapes.USER_SELECTABLE, "user")
     top, offset = _page_bounds()
-    users = islice(customer.users.values(), offset, offset + top)
+    page_size = top
+    if names and "signInActivity" in names:
+        _require_premium(customer)
+        page_size = min(top, SIGN_IN_TOP)
+    users = islice(customer.users.values(), offset, offset + page_size)
     page = [shapes.pick(shapes.user_resource(u), names, shapes.USER_DEFAULT) for u in users]
     body: dict[str, Any] = {"@odata.context": _context("users", names), "value": page}
-    if offset + top < len(customer.users):
-        skip = base64.urlsafe_b64encode(str(offset + top).encode()).decode().rstrip("=")
+    if offset + page_size < len(customer.users):
+        skip = base64.urlsafe_b64encode(str(offset + page_size).encode()).decode().rstrip("=")
         selected = f"$select={','.join(names)}&" if names else ""
         body["@odata.nextLink"] = (
             f"{request.host_url}v1.0/users?{selected}$top={top}&$skiptoken={skip}"
@@ -130,11 +141,21 @@ def list_users() -> ResponseReturnValue:
     return jsonify(body)
 
 
+def _require_premium(customer: Customer) -> None:
+    """signInActivity needs Microsoft Entra ID P1 or P2 in the tenant: without it Graph
+    answers 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant."""
+    if not customer.entra_premium:
+        code, message = NON_PREMIUM
+        raise ApiError(403, INVALID_INPUT, message, graph_code=code)
+
+
 @bp.get("/users/<user_id>")
 def get_user(user_id: str) -> ResponseReturnValue:
     """One user, by id or user principal name; default properties unless ``$select``."""
     _query(("$select",))
     names = _select(shapes.USER_SELECTABLE, "user")
+    if names and "signInActivity" in names:
+        _require_premium(_customer())
     user = shapes.user_resource(_user(_customer(), user_id))
     return _entity("users", shapes.pick(user, names, shapes.USER_DEFAULT), names)
 

@@ -50,6 +50,7 @@ USER_SELECTABLE = (
     "companyName",
     "otherMails",
     "proxyAddresses",
+    "signInActivity",
 )
 SUBSCRIBED_SKU_PROPERTIES = (
     "accountId",
@@ -135,6 +136,33 @@ def user_resource(user: User) -> dict[str, Any]:
         "companyName": None,
         "otherMails": [],
         "proxyAddresses": [],
+        "signInActivity": sign_in_activity(user),
+    }
+
+
+def sign_in_activity(user: User) -> dict[str, Any] | None:
+    """user.signInActivity (resources/signinactivity): the last interactive, non-interactive
+    and successful sign-in; null for a user who never signed in. The request ids are stable
+    GUIDs per user and moment."""
+
+    def moment(when: datetime | None, kind: str) -> tuple[str | None, str | None]:
+        if when is None:
+            return None, None
+        return iso(when), stable_id("signin", kind, user.id, iso(when))
+
+    interactive, interactive_id = moment(user.last_sign_in, "interactive")
+    background, background_id = moment(user.last_non_interactive_sign_in, "non-interactive")
+    if interactive is None and background is None:
+        return None
+    latest = max(m for m in (user.last_sign_in, user.last_non_interactive_sign_in) if m is not None)
+    success, success_id = moment(latest, "success")
+    return {
+        "lastSignInDateTime": interactive,
+        "lastSignInRequestId": interactive_id,
+        "lastNonInteractiveSignInDateTime": background,
+        "lastNonInteractiveSignInRequestId": background_id,
+        "lastSuccessfulSignInDateTime": success,
+        "lastSuccessfulSignInRequestId": success_id,
     }
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from emulator.clock import midnight
 
 REFUND_WINDOW = timedelta(days=7)
+# Workloads of the usage reports a user's "activity" names (emulator/graph_reports.py).
+WORKLOADS = ("exchange", "onedrive", "sharepoint", "teams", "office", "copilot")
 CANCELLATION_WINDOW = timedelta(days=7)
 LIVE_STATUSES = ("active", "suspended")
 
@@ -58,6 +60,11 @@ class User:
     name: str
     licenses: dict[str, list[str]] = field(default_factory=dict)
     account_enabled: bool = True
+    # signInActivity (Graph) and the usage reports' last activity date per workload
+    # (WORKLOADS); None = never. Scenario fields "last_sign_in" and "activity".
+    last_sign_in: datetime | None = None
+    last_non_interactive_sign_in: datetime | None = None
+    activity: dict[str, date | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,6 +146,13 @@ class Customer:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     consumed: Counter[str] = field(default_factory=Counter)
     generated_users: int = 0
+    # Microsoft Entra ID P1/P2 in the tenant: without it, selecting signInActivity answers
+    # 403 (scenario field "entra_premium", default true).
+    entra_premium: bool = True
+    # The admin-centre privacy setting: usage reports show hashes instead of user names.
+    conceal_report_names: bool = False
+    # When each usage-report request came (the 14-per-10-minutes limit).
+    report_calls: list[datetime] = field(default_factory=list)
 
     def add_user(self, user: User) -> None:
         """Add (or replace) a user and count the licenses it holds."""

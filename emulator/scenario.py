@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from emulator import catalogue, end_of_term
 from emulator.catalogue import TRIAL_SEATS
 from emulator.clock import parse_when, term_months
 from emulator.lifecycle import commitment_end
-from emulator.model import CANCELLATION_WINDOW, Customer, Reseller, Subscription, Tranche, User
+from emulator.model import (
+    CANCELLATION_WINDOW,
+    WORKLOADS,
+    Customer,
+    Reseller,
+    Subscription,
+    Tranche,
+    User,
+)
 
 if TYPE_CHECKING:
     from emulator.state import Store
@@ -72,6 +80,8 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
             domain=raw.get("domain") or f"{slug}.onmicrosoft.com",
             tenant_id=raw.get("tenant_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, customer_id)),
             reseller_id=raw.get("reseller_id"),
+            entra_premium=bool(raw.get("entra_premium", True)),
+            conceal_report_names=bool(raw.get("conceal_report_names", False)),
         )
     )
     counts["customers"] += 1
@@ -90,6 +100,7 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
                 name=user_raw.get("name") or user_id,
                 licenses={str(sku): [] for sku in licenses},
                 account_enabled=bool(user_raw.get("enabled", True)),
+                **_usage(user_raw, now, f"customer {customer_id} user {user_id}"),
             )
         )
         counts["users"] += 1
@@ -105,9 +116,37 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
                     upn=f"user{number}@{customer.domain}",
                     name=f"User {number}",
                     licenses={str(sku): []},
+                    **_usage({}, now, "generated user"),
                 )
             )
             counts["users"] += 1
+
+
+def _usage(raw: dict[str, Any], now: datetime, where: str) -> dict[str, Any]:
+    """A user's sign-in and per-workload activity: ``last_sign_in`` (a date, relative or
+    ISO, or null = never; default a day ago), ``last_non_interactive_sign_in`` (default:
+    the same), ``activity`` ``{workload: date or null}`` over WORKLOADS (each omitted
+    workload defaults to a day ago: an active person unless the scenario says otherwise)."""
+    recent = now - timedelta(days=1)
+
+    def moment(key: str, default: datetime | None) -> datetime | None:
+        if key not in raw:
+            return default
+        return None if raw[key] is None else _when(raw[key], now, where)
+
+    signed_in = moment("last_sign_in", recent)
+    activity_raw = raw.get("activity") or {}
+    if not isinstance(activity_raw, dict) or set(activity_raw) - set(WORKLOADS):
+        raise ScenarioError(f"{where}: activity names workloads among {WORKLOADS}")
+    activity = {}
+    for workload in WORKLOADS:
+        value = activity_raw.get(workload, "-1d")
+        activity[workload] = None if value is None else _when(value, now, where).date()
+    return {
+        "last_sign_in": signed_in,
+        "last_non_interactive_sign_in": moment("last_non_interactive_sign_in", signed_in),
+        "activity": activity,
+    }
 
 
 def _subscription(store: Store, customer: Customer, raw: Any, now: datetime) -> Subscription:

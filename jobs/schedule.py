@@ -192,3 +192,35 @@ cron.register(
     cron=os.environ.get("SUMMARY_CRON", "0 8 1 * *"),
     name="monthly-licence-summaries",
 )
+
+
+def enqueue_nightly_insights() -> list[str]:
+    """Once a night, before the reconciliation: each customer's sign-ins and usage reports
+    for the licence insights (insights-<customer>-<day>; 3 of Graph's 14 report requests per
+    10 minutes per tenant)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Customer
+    from app.queue import enqueue
+    from jobs.insights import refresh
+
+    day = datetime.now(UTC).date().isoformat()
+    queued = []
+    with app_context():
+        for customer_id in db.session.scalars(select(Customer.id).order_by(Customer.id)):
+            job_id = f"insights-{customer_id}-{day}"
+            try:
+                enqueue(refresh, customer_id, job_id=job_id, unique=True, job_timeout=1800)
+            except DuplicateJobError:
+                continue
+            queued.append(job_id)
+    return queued
+
+
+cron.register(
+    enqueue_nightly_insights,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("INSIGHTS_CRON", "30 1 * * *"),
+    name="nightly-insights",
+)

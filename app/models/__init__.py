@@ -4,6 +4,7 @@ from app.models.adjustment import AdjustmentRun
 from app.models.audit import AuditEvent
 from app.models.catalogue import CatalogueItem, CustomerProfile, ProfileOffer, SalesProfile
 from app.models.directory import DirectoryUser, UserLicense
+from app.models.insights import InsightSettings, UserActivity
 from app.models.jobs import SyncRun
 from app.models.licensing import ChangeRequest, Subscription, Tranche
 from app.models.mail import MailPreference, SentMail
@@ -20,6 +21,7 @@ __all__ = [
     "Customer",
     "CustomerProfile",
     "DirectoryUser",
+    "InsightSettings",
     "MailPreference",
     "Membership",
     "Partner",
@@ -33,5 +35,6 @@ __all__ = [
     "Tranche",
     "UsageSnapshot",
     "User",
+    "UserActivity",
     "UserLicense",
 ]

@@ -17,7 +17,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import Customer, Membership, Partner, Reseller, StaffRole
 from app.models import User as UserModel
-from app.services import audit, sync
+from app.services import audit, insights, sync
 
 PARTNER = {"name": "Contoso Cloud Partner", "tenant_id": "00000000-0000-4000-8000-0000000000aa"}
 NORTHWIND_TID = "11111111-2222-3333-4444-555555555555"
@@ -83,21 +83,41 @@ SCENARIO: dict[str, Any] = {
                     "upn": "vic@northwind.example",
                     "name": "Vic Viewer",
                     "licenses": [BP_SKU],
+                    # Licence insights: Vic has not signed in or used anything for 4 months.
+                    "last_sign_in": "-120d",
+                    "activity": dict.fromkeys(
+                        ("exchange", "onedrive", "sharepoint", "teams", "office", "copilot"),
+                        "-120d",
+                    ),
                 },
                 {
                     "id": "u-max",
                     "upn": "max@northwind.example",
                     "name": "Max Multi",
                     "licenses": [E3_SKU, COPILOT_SKU],
+                    "activity": {"copilot": None},  # Copilot assigned, never used
+                },
+                {  # E3 includes Exchange: an overlapping licence
+                    "id": "u-olga",
+                    "upn": "olga@northwind.example",
+                    "name": "Olga Overlap",
+                    "licenses": [E3_SKU, EXO1_SKU],
+                },
+                {  # left the company: disabled, still licensed
+                    "id": "u-dora",
+                    "upn": "dora@northwind.example",
+                    "name": "Dora Departed",
+                    "licenses": [E1_SKU],
+                    "enabled": False,
                 },
             ],
             "assigned": {
                 BP_SKU: 7,
-                E3_SKU: 7,
-                EXO1_SKU: 12,
+                E3_SKU: 6,
+                EXO1_SKU: 11,
                 COPILOT_SKU: 4,
                 TEAMS_SKU: 4,
-                E1_SKU: 15,
+                E1_SKU: 14,
             },
             "subscriptions": [
                 _sub(
@@ -353,6 +373,9 @@ def seed_demo() -> dict[str, int]:
         people += _person(identity, resellers, customers)
     for data in SCENARIO["customers"]:
         customers[data["id"]].self_service = True
+    db.session.commit()
+    for data in SCENARIO["customers"]:  # the insights page shows something from the start
+        insights.refresh(customers[data["id"]].id)
     audit.record("demo.seeded", actor="seed-demo", after={"people": people})
     db.session.commit()
     return {

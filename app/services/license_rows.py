@@ -25,6 +25,7 @@ from app.domain.end_of_term import (
     describe_end_of_term,
     end_of_term,
 )
+from app.domain.insights import seat_return
 from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, Tranche
@@ -54,6 +55,7 @@ class RowView:
     can_admin: bool
     now: datetime
     addon_limit: str = ""  # why "+1" is not offered on an add-on at its limit ("" = it is)
+    return_text: str = ""  # when the free seats leave the bill (app.domain.insights)
 
     @property
     def pending(self) -> bool:
@@ -161,7 +163,22 @@ def describe(
         can_admin=role >= Role.ADMIN,
         now=now,
         addon_limit=addon_limit,
+        return_text=_seat_return(sub, facts, limits),
     )
+
+
+def _seat_return(
+    sub: Subscription, facts: nce.SubscriptionFacts, limits: nce.QuantityLimits
+) -> str:
+    """For a row with free seats: when they leave the bill (licence insights)."""
+    if sub.free < 1 or facts.status is not nce.Status.ACTIVE:
+        return ""
+    return seat_return(
+        auto_adjustment=sub.customer.auto_license_adjustment,
+        reducible_now=facts.quantity - limits.lowest_now,
+        renewal_on=facts.renewal_on,
+        is_nce=facts.is_nce,
+    ).text
 
 
 @dataclass(frozen=True, slots=True)

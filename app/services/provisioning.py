@@ -7,6 +7,7 @@ from flask import current_app
 from app.extensions import db
 from app.models import ChangeRequest, Customer
 from app.services import (
+    insights,
     licensing,
     locks,
     orders,
@@ -68,6 +69,8 @@ def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
         return orders.apply_order(change_id, pc=pc)
     if change.kind in upgrades.KINDS:
         return upgrades.apply(change_id, pc=pc)
+    if change.kind == insights.KIND:
+        return insights.apply_release(change_id)
     if change.kind in people_view.ASSIGNMENT_KINDS:
         return people.apply_assignment_change(change_id, pc=pc)
     return licensing.apply_change(change_id, pc=pc)

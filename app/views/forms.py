@@ -144,3 +144,59 @@ class AssignForm(FlaskForm):  # type: ignore[misc]
         if self.sku_id.errors or self.buy.errors or self.idempotency_key.errors:
             return "The form was incomplete; reload the page and try again."
         return "The form expired; reload the page and try again."
+
+
+class ReleaseForm(FlaskForm):  # type: ignore[misc]
+    """Unassign licences: each chosen `item` is "<person id>:<sku id>"."""
+
+    idempotency_key = StringField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9-]{8,64}$")])
+
+    _ITEM = re.compile(r"^([0-9]{1,12}):([A-Za-z0-9-]{1,64})$")
+
+    def items(self) -> list[tuple[int, str]]:
+        """The chosen (person, SKU) pairs (malformed ones were refused by `validate`)."""
+        found = []
+        only = _form_values("only")
+        for raw in only[:1] or _form_values("item"):
+            match = self._ITEM.match(raw)
+            if match:
+                found.append((int(match.group(1)), match.group(2)))
+        return found
+
+    def validate(self, extra_validators: object = None) -> bool:
+        """Valid keys, and every item well formed."""
+        if not super().validate(extra_validators):
+            return False
+        return all(self._ITEM.match(raw) for raw in _form_values("item") + _form_values("only"))
+
+    def refusal(self) -> str:
+        """A message for a form that did not validate."""
+        if self.idempotency_key.errors or any(
+            not self._ITEM.match(raw) for raw in _form_values("item")
+        ):
+            return "The form was incomplete; reload the page and try again."
+        return "The form expired; reload the page and try again."
+
+
+class InsightSettingsForm(FlaskForm):  # type: ignore[misc]
+    """A company's insight settings (the excluded products come as a list of checkboxes)."""
+
+    inactive_days = IntegerField(
+        "Inactive after (days)",
+        validators=[DataRequired("Enter a number of days."), NumberRange(14, 365)],
+    )
+    excluded_people = StringField("Excluded people", validators=[Optional(), Length(max=20000)])
+
+    def refusal(self) -> str:
+        """A message for a form that did not validate."""
+        if self.inactive_days.errors:
+            return "Inactive after must be a number of days between 14 and 365."
+        if self.excluded_people.errors:
+            return "The list of excluded people is too long."
+        return "The form expired; reload the page and try again."
+
+
+def _form_values(name: str) -> list[str]:
+    from flask import request
+
+    return request.form.getlist(name)

@@ -21,6 +21,7 @@ def get_customer_for(customer_pc_id: str, need: Role = Role.VIEW) -> tuple[Custo
     if role < need:
         abort(403)
     g.company = customer  # the page's branding follows the company it shows
+    g.company_role = role  # the navigation offers what this role may open
     return customer, role
 
 

@@ -47,7 +47,8 @@ def test_sync_imports_customers_resellers_subscriptions_seats_and_users(
             .select_from(DirectoryUser)
             .where(DirectoryUser.customer_id == northwind.id)
         )
-        assert users == 3 + sum(SCENARIO["customers"][0]["assigned"].values())
+        northwind_data = SCENARIO["customers"][0]
+        assert users == len(northwind_data["users"]) + sum(northwind_data["assigned"].values())
     nw = subs(app, "cust-northwind")
     bp = nw["sub-nw-bp"]
     assert (bp.quantity, bp.assigned, bp.is_nce, bp.sku_id) == (12, 9, True, BP_SKU)

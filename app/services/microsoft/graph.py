@@ -11,14 +11,17 @@ exactly the properties it reads (USER_FIELDS, SKU_FIELDS).
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from app.services.microsoft.http import RetryPolicy, TokenStore, connect
+from app.services.microsoft.http import MicrosoftError, Refused, RetryPolicy, TokenStore, connect
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # What users() and subscribed_skus() read: $select asks for exactly these.
@@ -30,6 +33,12 @@ USER_FIELDS = (
     "accountEnabled",
     "assignedLicenses",
 )
+# What sign_ins() reads: signInActivity needs Entra ID P1/P2 and AuditLog.Read.All.
+SIGN_IN_FIELDS = ("id", "userPrincipalName", "accountEnabled", "signInActivity")
+ENABLED_FIELDS = ("id", "userPrincipalName", "accountEnabled")
+# The 403 code Graph answers a tenant without Entra ID P1/P2 when signInActivity is asked.
+NO_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+REPORT_PERIOD = "D30"
 SKU_FIELDS = ("skuId", "skuPartNumber", "prepaidUnits", "consumedUnits", "capabilityStatus")
 
 
@@ -54,6 +63,41 @@ class GraphSku:
     enabled: int
     consumed: int
     status: str
+
+
+@dataclass(frozen=True)
+class GraphSignIn:
+    """A user's account state and last sign-in (None: never, or not known)."""
+
+    id: str
+    upn: str
+    enabled: bool
+    last_sign_in: datetime | None
+
+
+@dataclass(frozen=True)
+class WorkloadActivity:
+    """The last activity date per workload of one user (by user principal name), from the
+    usage reports; a workload the user never used is absent."""
+
+    upn: str
+    last: dict[str, date]
+
+
+class PremiumMissing(Exception):
+    """The tenant has no Microsoft Entra ID P1/P2: Graph does not give signInActivity."""
+
+
+def _moment(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _day(value: Any) -> date | None:
+    if not value:
+        return None
+    return date.fromisoformat(str(value)[:10])
 
 
 def graph_error(answer: httpx.Response) -> tuple[str | None, str]:
@@ -115,6 +159,94 @@ class GraphClient:
             if not next_link:
                 return
             answer = self.caller.request("GET", next_link)
+
+    def sign_ins(self, *, with_activity: bool = True) -> Iterator[GraphSignIn]:
+        """Every user with `accountEnabled` and (`with_activity`) the latest of its
+        signInActivity moments; Graph sends at most 120 users a page with signInActivity.
+        Raises PremiumMissing when the tenant lacks Entra ID P1/P2."""
+        fields = SIGN_IN_FIELDS if with_activity else ENABLED_FIELDS
+        params = {"$select": ",".join(fields), "$top": "999"}
+        try:
+            answer = self.caller.request("GET", "/users", params=params)
+        except Refused as error:
+            if error.code == NO_PREMIUM:
+                raise PremiumMissing(str(error)) from error
+            raise
+        while True:
+            page: dict[str, Any] = answer.json()
+            for item in page.get("value", []):
+                activity = item.get("signInActivity") or {}
+                moments = [
+                    _moment(activity.get(key))
+                    for key in (
+                        "lastSignInDateTime",
+                        "lastNonInteractiveSignInDateTime",
+                        "lastSuccessfulSignInDateTime",
+                    )
+                ]
+                known = [m for m in moments if m is not None]
+                yield GraphSignIn(
+                    id=item["id"],
+                    upn=item.get("userPrincipalName", ""),
+                    enabled=bool(item.get("accountEnabled", True)),
+                    last_sign_in=max(known) if known else None,
+                )
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            answer = self.caller.request("GET", next_link)
+
+    def _csv_report(
+        self, function: str, extra: dict[str, str] | None = None
+    ) -> list[dict[str, str]]:
+        """A v1.0 usage report: Graph answers 302 with a pre-authenticated download URL,
+        fetched without our bearer token; the CSV starts with a byte-order mark."""
+        answer = self.caller.request(
+            "GET", f"/reports/{function}(period='{REPORT_PERIOD}')", params=extra
+        )
+        location = answer.headers.get("Location")
+        if answer.status_code in (301, 302, 303, 307) and location:
+            answer = self.http.get(location)
+            if answer.status_code >= 400:
+                raise MicrosoftError(
+                    f"The report download answered HTTP {answer.status_code}.",
+                    status=answer.status_code,
+                )
+        text = answer.content.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def workload_activity(self) -> list[WorkloadActivity]:
+        """Last activity per workload and user over the usage reports (D30): Exchange,
+        OneDrive, SharePoint, Teams (Office 365 active users), Office apps (Microsoft 365
+        apps) and Copilot (beta, JSON). Three report requests."""
+        found: dict[str, dict[str, date]] = {}
+
+        def note(upn: str, workload: str, raw: Any) -> None:
+            day = _day(raw)
+            if upn and day is not None:
+                found.setdefault(upn.lower(), {})[workload] = day
+
+        for row in self._csv_report("getOffice365ActiveUserDetail"):
+            upn = row.get("User Principal Name", "")
+            found.setdefault(upn.lower(), {})
+            for workload, column in (
+                ("exchange", "Exchange Last Activity Date"),
+                ("onedrive", "OneDrive Last Activity Date"),
+                ("sharepoint", "SharePoint Last Activity Date"),
+                ("teams", "Teams Last Activity Date"),
+            ):
+                note(upn, workload, row.get(column))
+        for row in self._csv_report("getM365AppUserDetail", {"$format": "text/csv"}):
+            note(row.get("User Principal Name", ""), "office", row.get("Last Activity Date"))
+        beta = self.caller.base_url.rsplit("/v1.0", 1)[0] + "/beta"
+        answer = self.caller.request(
+            "GET",
+            f"{beta}/copilot/reports/getMicrosoft365CopilotUsageUserDetail"
+            f"(period='{REPORT_PERIOD}')",
+        )
+        for item in answer.json().get("value", []):
+            note(item.get("userPrincipalName", ""), "copilot", item.get("lastActivityDate"))
+        return [WorkloadActivity(upn, last) for upn, last in found.items()]
 
     def subscribed_skus(self) -> list[GraphSku]:
         """The tenant's SKUs with enabled and consumed units."""
