@@ -49,10 +49,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Admin, token, Partner Center and Graph routes, and the request gate."""
-    from emulator import admin, gate, graph, partner_center, tokens
+    from emulator import admin, billing, gate, graph, partner_center, tokens
 
     gate.register(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(partner_center.bp)
     app.register_blueprint(graph.bp)
+    app.register_blueprint(billing.bp)
