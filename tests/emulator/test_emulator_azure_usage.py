@@ -74,9 +74,7 @@ def test_the_current_period_has_one_line_a_day_up_to_yesterday(
     assert first["UsageDate"] == "2025-03-01T00:00:00Z"
 
 
-def test_the_last_period_is_the_whole_previous_month(
-    emu: FlaskClient, pc: Api, load: Any
-) -> None:
+def test_the_last_period_is_the_whole_previous_month(emu: FlaskClient, pc: Api, load: Any) -> None:
     load(_with_azure())
     lines = _export(emu, pc, "last")
     assert len(lines) == 28  # February 2025
@@ -92,4 +90,6 @@ def test_a_blob_without_its_sas_token_is_refused_and_a_bad_period_is_a_400(
     assert emu.get(f"{manifest['rootDirectory']}/part-00000.json.gz").status_code == 403
     bad = pc.post(EXPORT, {"currencyCode": "USD", "billingPeriod": "yesterday"})
     assert bad.status_code == 400
-    assert emu.post(EXPORT, json={"currencyCode": "USD", "billingPeriod": "last"}).status_code == 401
+    assert (
+        emu.post(EXPORT, json={"currencyCode": "USD", "billingPeriod": "last"}).status_code == 401
+    )
