@@ -19,10 +19,11 @@ from sqlalchemy import delete, func, select
 
 from app.domain.reports import PricedUsage, UsageItem, group_usage, price_usage
 from app.extensions import db
-from app.models import AzureUsage, Customer
+from app.models import AzureUsage, Customer, Partner
 from app.models._types import utcnow
 from app.services import audit
 from app.services.microsoft import factory
+from app.services.reports import CHART_WIDTH, PLOT_LEFT, PLOT_WIDTH, ROW_HEIGHT
 from app.services.microsoft.partner_center import AzureUsageLine, PartnerCenterClient
 
 PERIODS = ("last", "current")
@@ -245,3 +246,41 @@ def _cron_time(cron: str) -> tuple[int, int]:
         return int(parts[0]), int(parts[1])
     except (IndexError, ValueError):
         return 0, 4  # a schedule more complex than daily: show the default time
+
+
+def azure_contact(customer: Customer) -> str:
+    """Who can switch Azure sync on: a commercial setting, so the partner (the provider)."""
+    partner = db.session.get(Partner, customer.partner_id)
+    return (partner.brand_name or partner.name) if partner else "your partner"
+
+
+@dataclass(frozen=True)
+class UsageBar:
+    """One resource group's bars: the price and (for staff) the partner's cost."""
+
+    group: PricedUsage
+    y: int
+    price: float
+    cost: float
+
+
+@dataclass(frozen=True)
+class UsageChart:
+    bars: list[UsageBar]
+    height: int
+    left: int = PLOT_LEFT
+    width: int = CHART_WIDTH
+
+
+def usage_chart(groups: list[PricedUsage]) -> UsageChart:
+    """Price (solid) and partner cost (hatched) per resource group, on one scale."""
+    top = max((max(g.price, g.cost) for g in groups), default=Decimal(0))
+
+    def scaled(value: Decimal) -> float:
+        return round(float(PLOT_WIDTH * value / top), 1) if top else 0.0
+
+    bars = [
+        UsageBar(group, 24 + i * ROW_HEIGHT, scaled(group.price), scaled(group.cost))
+        for i, group in enumerate(groups)
+    ]
+    return UsageChart(bars, 36 + len(bars) * ROW_HEIGHT)

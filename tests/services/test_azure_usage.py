@@ -88,9 +88,7 @@ def test_the_import_run_twice_by_a_worker_keeps_each_month_once_with_microsofts_
         assert rows == sum(count for count, _ in first.values())
 
 
-def test_a_month_imported_again_is_replaced_not_added_to(
-    app: Flask, demo: dict[str, int]
-) -> None:
+def test_a_month_imported_again_is_replaced_not_added_to(app: Flask, demo: dict[str, int]) -> None:
     with app.app_context():
         contoso = _customer("cust-contoso")
         month = max(_stored(contoso))
