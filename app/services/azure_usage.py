@@ -23,8 +23,8 @@ from app.models import AzureUsage, Customer, Partner
 from app.models._types import utcnow
 from app.services import audit
 from app.services.microsoft import factory
-from app.services.reports import CHART_WIDTH, PLOT_LEFT, PLOT_WIDTH, ROW_HEIGHT
 from app.services.microsoft.partner_center import AzureUsageLine, PartnerCenterClient
+from app.services.reports import CHART_WIDTH, PLOT_LEFT, PLOT_WIDTH, ROW_HEIGHT
 
 PERIODS = ("last", "current")
 

@@ -337,6 +337,7 @@ def monthly(customer: Customer, month: date, now: datetime | None = None) -> Mon
     now = now or utcnow()
     first, last = arithmetic.month_bounds(month.year, month.month)
     subs = _subscriptions(customer)
+    as_of: date | None
     if first <= now.date() <= last:
         lines, as_of = product_lines(subs), now.date()
     else:

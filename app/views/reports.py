@@ -213,8 +213,17 @@ def azure_csv(customer: str) -> Response:
     label = usage.month.strftime("%Y-%m")
     return _csv(
         f"{company.pc_id}-azure-{label}.csv",
-        ["month", "azure_subscription", "resource_group", "meter_category", "meter"]
-        + ["quantity", "unit", *money, "currency"],
+        [
+            "month",
+            "azure_subscription",
+            "resource_group",
+            "meter_category",
+            "meter",
+            "quantity",
+            "unit",
+            *money,
+            "currency",
+        ],
         [
             [label, item.entitlement, item.resource_group, item.category, item.meter]
             + [str(item.quantity.normalize()), item.unit]
