@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from app.domain.settings import SETTINGS, SettingError, format_value
 from app.extensions import db
-from app.services import adjustment, demo
+from app.services import adjustment, azure_usage, demo
 from app.services import settings as settings_service
 from app.services import sync as sync_service
 
@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sync_command)
     app.cli.add_command(reconcile_command)
     app.cli.add_command(send_reminders_command)
+    app.cli.add_command(azure_usage_command)
 
 
 @click.command("seed-demo")
@@ -189,3 +190,19 @@ def send_reminders_command(day: str | None) -> None:
     except mail.MailError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Reminders: {counts['sent']} sent, {counts['already']} sent before.")
+
+
+@click.command("azure-usage")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
+@with_appcontext
+def azure_usage_command(as_json: bool) -> None:
+    """Import last month's and this month's Azure usage of customers with Azure sync on."""
+    report = azure_usage.import_usage()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    click.echo(
+        f"Imported {report.rows} usage rows from {report.lines} daily lines for "
+        f"{len(report.months)} customers ({report.skipped} lines of customers without "
+        "Azure sync left out)."
+    )

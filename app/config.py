@@ -112,6 +112,8 @@ class Config:
         self.MICROSOFT_CONFLICT_DELAY = float(env("MICROSOFT_CONFLICT_DELAY", "120"))
         self.MICROSOFT_TIMEOUT = float(env("MICROSOFT_TIMEOUT", "30"))
         self.SYNC_CRON = env("SYNC_CRON", "0 * * * *")
+        # The daily Azure usage import (jobs/schedule.py), "minute hour * * *" in UTC.
+        self.AZURE_USAGE_CRON = env("AZURE_USAGE_CRON", "0 4 * * *")
         # Customers synced at once by `flask sync` (each waits on its own tenant's limits).
         self.SYNC_CONCURRENCY = int(env("SYNC_CONCURRENCY", "4"))
         # Finished sync runs (one per customer and hour) are kept this many days.

@@ -49,7 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     """Admin, token, Partner Center and Graph routes, and the request gate."""
-    from emulator import admin, gate, graph, graph_reports, partner_center, tokens
+    from emulator import admin, billing, gate, graph, graph_reports, partner_center, tokens
 
     gate.register(app)
     app.register_blueprint(admin.bp)
@@ -59,3 +59,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(graph_reports.v1)
     app.register_blueprint(graph_reports.beta)
     app.register_blueprint(graph_reports.download)
+    app.register_blueprint(billing.bp)

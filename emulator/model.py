@@ -22,6 +22,33 @@ def new_etag() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True)
+class AzureMeter:
+    """One meter used in one resource group of an Azure plan entitlement, the same quantity
+    every day from ``start`` to ``end`` (None: still running)."""
+
+    subscription_id: str  # the Azure plan (Partner Center subscription) id
+    entitlement_id: str  # the Azure subscription inside the plan
+    entitlement_name: str
+    resource_group: str
+    category: str
+    subcategory: str
+    name: str
+    region: str
+    unit: str
+    daily_quantity: float
+    unit_price: float
+    start: date
+    end: date | None = None
+    currency: str = "USD"
+
+    @property
+    def meter_id(self) -> str:
+        """A stable meter GUID from the meter's category, sub-category, name and region."""
+        key = f"meter:{self.category}|{self.subcategory}|{self.name}|{self.region}"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
 @dataclass
 class Tranche:
     """Seats added at one moment; reducible until ``added + 7 days``."""
@@ -153,6 +180,7 @@ class Customer:
     conceal_report_names: bool = False
     # When each usage-report request came (the 14-per-10-minutes limit).
     report_calls: list[datetime] = field(default_factory=list)
+    azure: list[AzureMeter] = field(default_factory=list)  # Azure plan usage (emulator/billing.py)
 
     def add_user(self, user: User) -> None:
         """Add (or replace) a user and count the licenses it holds."""

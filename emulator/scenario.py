@@ -14,6 +14,7 @@ from emulator.lifecycle import commitment_end
 from emulator.model import (
     CANCELLATION_WINDOW,
     WORKLOADS,
+    AzureMeter,
     Customer,
     Reseller,
     Subscription,
@@ -88,6 +89,7 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
     for sub_raw in raw.get("subscriptions") or []:
         store.add_subscription(customer, _subscription(store, customer, sub_raw, now))
         counts["subscriptions"] += 1
+    customer.azure.extend(_azure(customer, raw.get("azure") or [], now))
     for user_raw in raw.get("users") or []:
         if not isinstance(user_raw, dict):
             raise ScenarioError(f"customer {customer_id}: each user must be an object")
@@ -220,6 +222,49 @@ def _subscription(store: Store, customer: Customer, raw: Any, now: datetime) -> 
             f"after {end_of_term.BOUGHT_FROM} that ends on or after {end_of_term.ENDING_FROM}"
         )
     return sub
+
+
+def _azure(customer: Customer, plans: Any, now: datetime) -> list[AzureMeter]:
+    """A customer's Azure plan usage: per plan, its Azure subscriptions (entitlements) and
+    per entitlement the meters used in each resource group, the same quantity every day."""
+    if not isinstance(plans, list):
+        raise ScenarioError(f"customer {customer.id}: azure must be a list of Azure plans")
+    meters = []
+    for plan in plans:
+        plan_id = _require(plan, "subscription_id", f"customer {customer.id} azure plan")
+        where = f"azure plan {plan_id}"
+        for ent in plan.get("entitlements") or []:
+            ent_id = _require(ent, "id", f"{where} entitlement")
+            for raw in ent.get("usage") or []:
+                try:
+                    quantity = float(raw["daily_quantity"])
+                    price = float(raw["unit_price"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise ScenarioError(
+                        f"{where}: each usage needs a numeric daily_quantity and unit_price"
+                    ) from exc
+                if quantity < 0 or price < 0:
+                    raise ScenarioError(f"{where}: daily_quantity and unit_price must be >= 0")
+                end = raw.get("to")
+                meters.append(
+                    AzureMeter(
+                        subscription_id=plan_id,
+                        entitlement_id=ent_id,
+                        entitlement_name=ent.get("name") or ent_id,
+                        resource_group=_require(raw, "resource_group", f"{where} usage"),
+                        category=_require(raw, "category", f"{where} usage"),
+                        subcategory=raw.get("subcategory") or "",
+                        name=_require(raw, "meter", f"{where} usage"),
+                        region=raw.get("region") or "US East",
+                        unit=raw.get("unit") or "1 Hour",
+                        daily_quantity=quantity,
+                        unit_price=price,
+                        start=_when(raw.get("from") or "-60d", now, where).date(),
+                        end=_when(end, now, where).date() if end else None,
+                        currency=plan.get("currency") or "USD",
+                    )
+                )
+    return meters
 
 
 def _cancel_until(

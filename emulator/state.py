@@ -45,6 +45,7 @@ class Store:
             self.checkouts: dict[str, dict[str, Any]] = {}  # cart id -> CartCheckoutResult
             self.transitions: dict[str, list[dict[str, Any]]] = {}  # subscription id -> done
             self.audit: list[dict[str, Any]] = []
+            self.billing_exports: dict[str, dict[str, Any]] = {}  # operation id -> export
             self.replays: dict[tuple[str, str, str], tuple[int, bytes, str]] = {}
             self._timeline: list[tuple[datetime, int, str, int, str]] = []
             self._sequence = 0

@@ -224,3 +224,19 @@ cron.register(
     cron=os.environ.get("INSIGHTS_CRON", "30 1 * * *"),
     name="nightly-insights",
 )
+
+
+def enqueue_daily_azure_usage() -> str:
+    """Once a day: the Azure usage of customers with Azure sync on (job id
+    azure-usage-YYYYMMDD, so two schedulers still import once)."""
+    from jobs.azure import import_azure_usage
+
+    return _once(import_azure_usage, f"azure-usage-{datetime.now(UTC):%Y%m%d}")
+
+
+cron.register(
+    enqueue_daily_azure_usage,
+    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+    cron=os.environ.get("AZURE_USAGE_CRON", "0 4 * * *"),
+    name="daily-azure-usage",
+)

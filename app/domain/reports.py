@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from app.domain.money import to_cents
+from app.domain.money import mark_up, to_cents
 
 
 def free_seats(seats: int, assigned: int) -> int:
@@ -97,3 +97,71 @@ def prorate_month(
     return Proration(
         kept, seat_days, days_in_month, to_cents(unit_price * seat_days / days_in_month)
     )
+
+
+# --- Azure usage with the customer's mark-up ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageItem:
+    """A month's usage of one meter in one resource group of one Azure subscription."""
+
+    entitlement: str
+    resource_group: str
+    category: str
+    meter: str
+    unit: str
+    quantity: Decimal
+    cost: Decimal  # the partner's cost, exact
+
+
+@dataclass(frozen=True)
+class PricedUsage:
+    """Usage (one item or a group of them) at the partner's cost and the customer's price."""
+
+    label: str
+    quantity: Decimal
+    unit: str
+    cost: Decimal  # cents
+    price: Decimal  # cents
+    items: int = 1
+
+    @property
+    def margin(self) -> Decimal:
+        return self.price - self.cost
+
+
+def price_usage(item: UsageItem, markup_percent: Decimal) -> PricedUsage:
+    """One item's cost and price: price = cost * (1 + mark-up / 100), rounded to cents once
+    (from the exact cost); the cost shown is the exact cost rounded to cents."""
+    return PricedUsage(
+        label=item.meter,
+        quantity=item.quantity,
+        unit=item.unit,
+        cost=to_cents(item.cost),
+        price=mark_up(item.cost, markup_percent),
+    )
+
+
+def group_usage(items: Sequence[UsageItem], markup_percent: Decimal, by: str) -> list[PricedUsage]:
+    """Items grouped by `resource_group` or `meter` (category and meter name), most expensive
+    first. A group's cost and price are the sums of its items' (each rounded once), so every
+    table adds up to the same total."""
+    groups: dict[str, list[tuple[UsageItem, PricedUsage]]] = {}
+    for item in items:
+        key = item.resource_group if by == "resource_group" else f"{item.category}: {item.meter}"
+        groups.setdefault(key, []).append((item, price_usage(item, markup_percent)))
+    found = []
+    for key, members in groups.items():
+        units = {item.unit for item, _ in members}
+        found.append(
+            PricedUsage(
+                label=key,
+                quantity=sum((item.quantity for item, _ in members), Decimal(0)),
+                unit=units.pop() if len(units) == 1 else "",
+                cost=sum((p.cost for _, p in members), Decimal(0)),
+                price=sum((p.price for _, p in members), Decimal(0)),
+                items=len(members),
+            )
+        )
+    return sorted(found, key=lambda g: (-g.price, g.label))

@@ -9,12 +9,13 @@ from app.models.jobs import SyncRun
 from app.models.licensing import ChangeRequest, Subscription, Tranche
 from app.models.mail import MailPreference, SentMail
 from app.models.people import Membership, StaffRole, User
-from app.models.reports import BillingAgreement, UsageSnapshot
+from app.models.reports import AzureUsage, BillingAgreement, UsageSnapshot
 from app.models.tenancy import Customer, Partner, Reseller
 
 __all__ = [
     "AdjustmentRun",
     "AuditEvent",
+    "AzureUsage",
     "BillingAgreement",
     "CatalogueItem",
     "ChangeRequest",

@@ -46,3 +46,35 @@ class BillingAgreement(db.Model):  # type: ignore[name-defined,misc]
     )
     agreement_id: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AzureUsage(db.Model):  # type: ignore[name-defined,misc]
+    """A customer's Azure usage of one month, per Azure subscription, resource group and meter:
+    the daily rated usage lines of Partner Center added up (partner cost, before tax).
+
+    Imported for customers with *Azure sync* on; importing a month again replaces its rows.
+    """
+
+    __tablename__ = "azure_usage"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "month", "entitlement_id", "resource_group", "meter_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    month: Mapped[date] = mapped_column(Date, index=True)  # its first day
+    subscription_id: Mapped[str] = mapped_column(String(64))  # the Azure plan
+    entitlement_id: Mapped[str] = mapped_column(String(64))  # the Azure subscription
+    entitlement_name: Mapped[str] = mapped_column(String(200))
+    resource_group: Mapped[str] = mapped_column(String(200))
+    meter_id: Mapped[str] = mapped_column(String(64))
+    meter_category: Mapped[str] = mapped_column(String(100))
+    meter_subcategory: Mapped[str] = mapped_column(String(100))
+    meter_name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(50))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(20, 6))
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    days: Mapped[int]  # days of the month with usage
+    last_day: Mapped[date] = mapped_column(Date)  # the latest usage day imported
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

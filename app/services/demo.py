@@ -17,7 +17,8 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import Customer, Membership, Partner, Reseller, StaffRole
 from app.models import User as UserModel
-from app.services import audit, insights, sync
+from app.services import audit, azure_usage, insights, sync
+from app.services.microsoft.http import MicrosoftError
 
 PARTNER = {"name": "Contoso Cloud Partner", "tenant_id": "00000000-0000-4000-8000-0000000000aa"}
 NORTHWIND_TID = "11111111-2222-3333-4444-555555555555"
@@ -54,6 +55,90 @@ def _sub(
         **extra,
     }
 
+
+def _meter(
+    group: str,
+    category: str,
+    sub: str,
+    meter: str,
+    unit: str,
+    daily: float,
+    price: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "resource_group": group,
+        "category": category,
+        "subcategory": sub,
+        "meter": meter,
+        "region": "EU West",
+        "unit": unit,
+        "daily_quantity": daily,
+        "unit_price": price,
+        "from": "-75d",
+        **extra,
+    }
+
+
+# Contoso's Azure plan (docs/azure-usage.md): two Azure subscriptions, a few meters each,
+# used every day since 75 days ago, so last month and this month both have usage.
+AZURE_PLAN: dict[str, Any] = {
+    "subscription_id": "az-plan-contoso",
+    "entitlements": [
+        {
+            "id": "7d3c2a10-0000-4000-8000-00000000c001",
+            "name": "Contoso Production",
+            "usage": [
+                _meter(
+                    "rg-web-prod", "Virtual Machines", "Dv5 Series", "D2s v5", "1 Hour", 48, 0.096
+                ),
+                _meter(
+                    "rg-web-prod",
+                    "Storage",
+                    "Standard Page Blob",
+                    "LRS Data Stored",
+                    "1 GB/Month",
+                    16.5,
+                    0.045,
+                ),
+                _meter(
+                    "rg-data",
+                    "SQL Database",
+                    "General Purpose - Compute Gen5",
+                    "vCore",
+                    "1 Hour",
+                    48,
+                    0.2522,
+                ),
+                _meter(
+                    "rg-data",
+                    "Bandwidth",
+                    "Rtn Preference: MGN",
+                    "Standard Data Transfer Out",
+                    "1 GB",
+                    12.5,
+                    0.087,
+                ),
+            ],
+        },
+        {
+            "id": "7d3c2a10-0000-4000-8000-00000000c002",
+            "name": "Contoso Dev/Test",
+            "usage": [
+                _meter(
+                    "rg-dev",
+                    "Azure App Service",
+                    "Basic Plan",
+                    "B1",
+                    "1 Hour",
+                    24,
+                    0.075,
+                    **{"from": "-20d"},
+                ),
+            ],
+        },
+    ],
+}
 
 SCENARIO: dict[str, Any] = {
     "resellers": [
@@ -209,6 +294,7 @@ SCENARIO: dict[str, Any] = {
                 },
             ],
             "assigned": {BS_SKU: 27, MDE1_SKU: 41, PROJECT_SKU: 3},
+            "azure": [AZURE_PLAN],
             "subscriptions": [
                 _sub(
                     "sub-co-bs",
@@ -376,8 +462,13 @@ def seed_demo() -> dict[str, int]:
     db.session.commit()
     for data in SCENARIO["customers"]:  # the insights page shows something from the start
         insights.refresh(customers[data["id"]].id)
+    customers["cust-contoso"].azure_sync = True  # its Azure plan's usage shows in the reports
     audit.record("demo.seeded", actor="seed-demo", after={"people": people})
     db.session.commit()
+    try:
+        azure_usage.import_usage()
+    except MicrosoftError as error:
+        raise DemoError(f"The demo's Azure usage could not be imported: {error}") from None
     return {
         "customers": report.customers_created,
         "subscriptions": report.subscriptions_created,

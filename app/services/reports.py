@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.domain import nce
 from app.domain import reports as arithmetic
@@ -294,6 +294,85 @@ def savings(customer: Customer) -> Savings:
         saving_at_renewal=sum((run.saving_at_renewal for run in runs), Decimal(0)),
         last_run=runs[-1] if runs else None,
     )
+
+
+# --- the printable monthly report ---------------------------------------------------------
+
+
+@dataclass
+class Monthly:
+    """Seats, cost and waste by product for a month, and what comes up next."""
+
+    customer: Customer
+    month: date  # its first day
+    lines: list[ProductLine]
+    as_of: date | None  # today for this month, else the month's last snapshot (None: none)
+    renewals: list[Renewal]
+    now: datetime
+
+    @property
+    def seats(self) -> int:
+        return sum(line.seats for line in self.lines)
+
+    @property
+    def assigned(self) -> int:
+        return sum(line.assigned for line in self.lines)
+
+    @property
+    def monthly_cost(self) -> Decimal:
+        return sum((line.monthly_cost for line in self.lines), Decimal(0))
+
+    @property
+    def waste(self) -> Decimal:
+        return sum((line.waste for line in self.lines), Decimal(0))
+
+    @property
+    def currency(self) -> str:
+        return self.lines[0].currency if self.lines else "USD"
+
+
+def monthly(customer: Customer, month: date, now: datetime | None = None) -> Monthly:
+    """The month's figures: live for the current month, else from the month's last daily
+    snapshot (a month without snapshots has no figures)."""
+    now = now or utcnow()
+    first, last = arithmetic.month_bounds(month.year, month.month)
+    subs = _subscriptions(customer)
+    as_of: date | None
+    if first <= now.date() <= last:
+        lines, as_of = product_lines(subs), now.date()
+    else:
+        as_of = db.session.scalar(
+            select(func.max(UsageSnapshot.day)).where(
+                UsageSnapshot.customer_id == customer.id,
+                UsageSnapshot.day >= first,
+                UsageSnapshot.day <= last,
+            )
+        )
+        lines = _snapshot_lines(customer, as_of) if as_of else []
+    return Monthly(customer, first, lines, as_of, renewals(subs, now), now)
+
+
+def _snapshot_lines(customer: Customer, day: date) -> list[ProductLine]:
+    """A day's snapshot as product lines (waste from the seat price the snapshot implies)."""
+    lines = []
+    for row in db.session.scalars(
+        select(UsageSnapshot).where(
+            UsageSnapshot.customer_id == customer.id, UsageSnapshot.day == day
+        )
+    ):
+        price = row.monthly_cost / row.seats if row.seats else Decimal(0)
+        lines.append(
+            ProductLine(
+                row.product,
+                row.product_name,
+                row.seats,
+                min(row.assigned, row.seats),
+                row.monthly_cost,
+                arithmetic.waste(row.seats, row.assigned, price),
+                row.currency,
+            )
+        )
+    return sorted(lines, key=lambda line: (line.name.lower(), line.product))
 
 
 # --- the partner-wide dashboard -------------------------------------------------------------

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,8 @@ from wtforms import BooleanField, StringField
 
 from app.domain.roles import Role
 from app.models import Customer
-from app.services import access, billing, reports
+from app.models._types import utcnow
+from app.services import access, azure_usage, billing, reports
 from app.services.errors import NotFound
 from app.views.guards import get_customer_for, require_partner_admin, require_staff
 from app.views.rendering import REFUSED, answer_post, page_or_partial
@@ -73,14 +75,15 @@ def _cents(value: Decimal) -> str:
 
 
 def _report_of(customer_pc_id: str) -> tuple[Customer, Role] | Response:
-    """The company for its report, or the "Reporting is off" page for its end users."""
+    """The company for its reports; for its end users while Reporting is off, a 404 (there
+    are no reports for them) whose page says so and who can switch them on."""
     company, role = get_customer_for(customer_pc_id)
     if company.reporting or access.is_staff(current_user):
         return company, role
     body = render_template(
         "reports/off.html", company=company, contact=reports.reporting_contact(company)
     )
-    return make_response(body, 403)
+    return make_response(body, 404)
 
 
 @bp.get("/c/<customer>/reports")
@@ -153,6 +156,106 @@ def customer_csv(customer: str, table: str) -> Response:
             ],
         )
     raise NotFound(table)
+
+
+# --- Azure usage and the printable monthly report ----------------------------------------
+
+
+def _month() -> tuple[date | None, str | None]:
+    """The month asked for (?month=YYYY-MM; None: the default), or the reason it is refused."""
+    try:
+        raw = request.args.get("month") or None
+        return (azure_usage.parse_month(raw, utcnow().date()) if raw else None), None
+    except azure_usage.MonthError as refused:
+        return None, str(refused)
+
+
+@bp.get("/c/<customer>/reports/azure")
+@login_required
+def azure_report(customer: str) -> Response:
+    """Azure usage per resource group and meter at the customer's price (staff: with cost and
+    margin), when Azure sync is on."""
+    found = _report_of(customer)
+    if isinstance(found, Response):
+        return found
+    company, _role = found
+    month, message = _month()
+    usage = azure_usage.usage_report(company, month) if company.azure_sync else None
+    return page_or_partial(
+        "reports/azure.html",
+        "reports/azure.html",
+        status=400 if message else 200,
+        company=company,
+        usage=usage,
+        message=message,
+        staff=access.is_staff(current_user),
+        chart=azure_usage.usage_chart(usage.by_resource_group) if usage else None,
+        next_import=azure_usage.next_import(),
+        contact=azure_usage.azure_contact(company),
+    )
+
+
+@bp.get("/c/<customer>/reports/azure.csv")
+@login_required
+def azure_csv(customer: str) -> Response:
+    """The month's Azure usage, one row per Azure subscription, resource group and meter
+    (end users: the price only)."""
+    found = _report_of(customer)
+    if isinstance(found, Response):
+        return found
+    company, _role = found
+    month, message = _month()
+    if message or not company.azure_sync:
+        raise NotFound("azure usage")
+    usage = azure_usage.usage_report(company, month)
+    staff = access.is_staff(current_user)
+    money = ["cost", "price", "margin"] if staff else ["price"]
+    label = usage.month.strftime("%Y-%m")
+    return _csv(
+        f"{company.pc_id}-azure-{label}.csv",
+        [
+            "month",
+            "azure_subscription",
+            "resource_group",
+            "meter_category",
+            "meter",
+            "quantity",
+            "unit",
+            *money,
+            "currency",
+        ],
+        [
+            [label, item.entitlement, item.resource_group, item.category, item.meter]
+            + [str(item.quantity.normalize()), item.unit]
+            + ([_cents(p.cost), _cents(p.price), _cents(p.margin)] if staff else [_cents(p.price)])
+            + [usage.currency]
+            for item, p in usage.lines
+        ],
+    )
+
+
+@bp.get("/c/<customer>/reports/monthly")
+@login_required
+def monthly_report(customer: str) -> Response:
+    """A printable monthly report with the partner's (or reseller's) name and logo."""
+    found = _report_of(customer)
+    if isinstance(found, Response):
+        return found
+    company, _role = found
+    month, message = _month()
+    monthly = reports.monthly(company, month or utcnow().date().replace(day=1))
+    usage = azure_usage.usage_report(company, monthly.month) if company.azure_sync else None
+    return page_or_partial(
+        "reports/monthly.html",
+        "reports/monthly.html",
+        status=400 if message else 200,
+        company=company,
+        monthly=monthly,
+        usage=usage,
+        issuer=reports.reporting_contact(company),
+        message=message,
+        staff=access.is_staff(current_user),
+    )
 
 
 @bp.get("/admin/reports")

@@ -44,6 +44,7 @@ def partner_center() -> PartnerCenterClient:
     config = current_app.config
     return PartnerCenterClient(
         base_url=config["PARTNER_CENTER_URL"],
+        graph_url=config["GRAPH_URL"],
         token_authority=config["TOKEN_AUTHORITY"],
         partner_tenant=config["PARTNER_TENANT_ID"],
         client_id=config["MICROSOFT_CLIENT_ID"],

@@ -7,7 +7,9 @@ update-a-subscription-by-id, change-the-quantity-of-a-subscription).
 
 from __future__ import annotations
 
+import gzip
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -17,9 +19,20 @@ from urllib.parse import quote
 
 import httpx
 
-from app.services.microsoft.http import NotFound, RetryPolicy, TokenStore, connect
+from app.services.microsoft.http import (
+    MicrosoftError,
+    NotFound,
+    RetryPolicy,
+    TokenStore,
+    connect,
+)
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+GRAPH_URL = "https://graph.microsoft.com"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+# Azure plan usage: "Billed and unbilled daily rated usage reconciliation API v2 (GA)", hosted
+# on Microsoft Graph (docs/azure-usage.md). The partner's own tenant, Graph's scope.
+UNBILLED_USAGE_EXPORT = "/reports/partners/billing/usage/unbilled/export"
 
 # -- End of term since 2026 (renew / cancel at end of term / Extended Service Term) ----------
 # Wire names NOT confirmed on Microsoft Learn (docs/extended-service-term.md): they come from
@@ -46,6 +59,26 @@ def end_of_term_changes(choice: str) -> dict[str, Any]:
         "autoRenewEnabled": choice == "renew",
         SCHEDULED_ACTIONS: [{SCHEDULE_TYPE: TERM_END, ACTION_TYPE: action}],
     }
+
+
+@dataclass(frozen=True)
+class AzureUsageLine:
+    """One daily rated usage line item of an Azure plan (partner cost, before tax)."""
+
+    customer_id: str
+    subscription_id: str  # the Azure plan
+    entitlement_id: str  # the Azure subscription inside it
+    entitlement_name: str
+    usage_date: date
+    resource_group: str
+    meter_id: str
+    meter_category: str
+    meter_subcategory: str
+    meter_name: str
+    unit: str
+    quantity: Decimal
+    cost: Decimal  # BillingPreTaxTotal
+    currency: str  # BillingCurrency
 
 
 @dataclass(frozen=True)
@@ -329,6 +362,7 @@ class PartnerCenterClient:
         http: httpx.Client | None = None,
         policy: RetryPolicy | None = None,
         token_store: TokenStore | None = None,
+        graph_url: str | None = None,
     ) -> None:
         self.caller = connect(
             api_url=f"{base_url.rstrip('/')}/v1",
@@ -343,6 +377,18 @@ class PartnerCenterClient:
             error_reader=pc_error,
         )
         self.http = self.caller.http
+        self.billing = connect(
+            api_url=f"{(graph_url or GRAPH_URL).rstrip('/')}/v1.0",
+            token_authority=token_authority,
+            tenant=partner_tenant,
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=GRAPH_SCOPE,
+            http=self.http,
+            policy=policy,
+            token_store=token_store,
+            error_reader=pc_error,
+        )
         self._skus: dict[str, PcCatalogueSku | None] = {}
 
     def close(self) -> None:
@@ -751,6 +797,52 @@ class PartnerCenterClient:
             params["endDate"] = end.isoformat()
         return list(self._pages("/auditrecords", params))
 
+    # -- Azure plan usage (Graph: partners billing, v2) ---------------------------------
+
+    def unbilled_azure_usage(
+        self, billing_period: str, currency: str = "USD", wait_seconds: float = 120.0
+    ) -> list[AzureUsageLine]:
+        """Every customer's unbilled Azure usage of a billing period ("current" or "last"),
+        one line per day, meter and resource: start the export, poll the operation, then
+        read the manifest's blobs (gzip JSON lines) with its SAS token."""
+        if billing_period not in ("current", "last"):
+            raise ValueError("billing_period must be 'current' or 'last'")
+        started = self.billing.request(
+            "POST",
+            UNBILLED_USAGE_EXPORT,
+            json={
+                "currencyCode": currency,
+                "billingPeriod": billing_period,
+                "attributeSet": "full",
+            },
+        )
+        where = started.headers.get("Location")
+        if not where:
+            raise MicrosoftError("The usage export answered without an operation to follow.")
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            operation = self.billing.request("GET", where).json()
+            status = operation.get("status")
+            if status == "succeeded":
+                break
+            if status == "failed" or time.monotonic() > deadline:
+                raise MicrosoftError(f"The usage export did not finish (status {status}).")
+            time.sleep(_seconds(started.headers.get("Retry-After"), 5.0))
+        manifest = operation.get("resourceLocation") or {}
+        root, sas = str(manifest.get("rootDirectory", "")).rstrip("/"), manifest.get("sasToken")
+        lines: list[AzureUsageLine] = []
+        for blob in manifest.get("blobs") or []:
+            answer = self.http.get(f"{root}/{blob['name']}?{sas}")  # the SAS token, no bearer
+            if answer.status_code != 200:
+                raise MicrosoftError(
+                    f"A usage blob could not be read (HTTP {answer.status_code}).",
+                    status=answer.status_code,
+                )
+            for text in gzip.decompress(answer.content).decode("utf-8").splitlines():
+                if text.strip():
+                    lines.append(_usage_line(json.loads(text)))
+        return lines
+
     # -- plumbing ----------------------------------------------------------------------
 
     @property
@@ -777,6 +869,33 @@ class PartnerCenterClient:
                 uri = uri if uri.startswith("/") else f"/{uri}"
             answer = self.caller.request("GET", uri, headers=headers)
             page = answer.json()
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        return min(max(float(value), 0.0), 60.0) if value else default
+    except ValueError:
+        return default
+
+
+def _usage_line(item: dict[str, Any]) -> AzureUsageLine:
+    """A daily rated usage line item (v2 attribute names) as our dataclass."""
+    return AzureUsageLine(
+        customer_id=str(item["CustomerId"]),
+        subscription_id=str(item.get("SubscriptionId") or ""),
+        entitlement_id=str(item.get("EntitlementId") or ""),
+        entitlement_name=str(item.get("EntitlementDescription") or item.get("EntitlementId") or ""),
+        usage_date=_when(str(item["UsageDate"])).date(),
+        resource_group=str(item.get("ResourceGroup") or "(no resource group)"),
+        meter_id=str(item.get("MeterId") or ""),
+        meter_category=str(item.get("MeterCategory") or ""),
+        meter_subcategory=str(item.get("MeterSubCategory") or ""),
+        meter_name=str(item.get("MeterName") or ""),
+        unit=str(item.get("Unit") or item.get("UnitType") or ""),
+        quantity=Decimal(str(item.get("Quantity") or 0)),
+        cost=Decimal(str(item.get("BillingPreTaxTotal") or 0)),
+        currency=str(item.get("BillingCurrency") or "USD"),
+    )
 
 
 def _q(value: str) -> str:
