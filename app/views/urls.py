@@ -22,15 +22,16 @@ def register(app: Flask) -> None:
     """Give the app's templates the kept `url_for`."""
 
     @lru_cache(maxsize=URLS_KEPT)
-    def built(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
-        return url_for(endpoint, **dict(values))
+    def built(script_root: str, endpoint: str, values: tuple[tuple[str, type, Any], ...]) -> str:
+        return url_for(endpoint, **{name: value for name, _, value in values})
 
     def template_url_for(endpoint: str, /, **values: Any) -> str:
         if endpoint.startswith(".") or not has_request_context():
             return url_for(endpoint, **values)
-        key = tuple(values.items())
         if any(name.startswith("_") for name in values):
             return url_for(endpoint, **values)
+        # With each value's type: 1 and True are equal keys but different URLs.
+        key = tuple((name, type(value), value) for name, value in values.items())
         try:
             return built(request.script_root, endpoint, key)
         except TypeError:  # an unhashable value (a list for a repeated query argument)
