@@ -839,18 +839,24 @@ def check_trial_conversion(
 ) -> Decision:
     """May the trial convert to paid with `quantity` seats, now or at the end of the trial?
 
-    At least 25 seats; into a new subscription, or into `target` (an existing paid,
-    active subscription whose end date is not earlier than the trial's). Scheduling the
-    conversion for the end of the trial needs auto-renew on; converting now deletes the
-    trial's scheduled changes. Source: transition-a-new-commerce-subscription.
+    Now: at least 25 seats, into a new subscription or into `target` (an existing paid,
+    active subscription whose end date is not earlier than the trial's); converting now
+    deletes the trial's scheduled changes. At the end of the trial: any quantity from 1,
+    and auto-renew must be on. Source: transition-a-new-commerce-subscription.
     """
     if not trial.is_trial:
         return refuse(Code.NOT_TRIAL, "Only a trial can be converted.")
     early = _first(status_refusal(trial), update_refusal(trial, now))
     if early is not None:
         return early
-    if quantity < TRIAL_MIN_SEATS:
-        return refuse(Code.TRIAL_MINIMUM, f"A trial converts to at least {seats(TRIAL_MIN_SEATS)}.")
+    if quantity < 1:
+        return refuse(Code.BELOW_MINIMUM, "A trial converts to at least 1 seat.")
+    if quantity < TRIAL_MIN_SEATS and not at_trial_end:
+        return refuse(
+            Code.TRIAL_MINIMUM,
+            f"A trial converts now to at least {seats(TRIAL_MIN_SEATS)}; schedule the "
+            "conversion for the end of the trial to choose fewer.",
+        )
     if target is not None:
         if target.is_trial or target.status is not Status.ACTIVE:
             return refuse(

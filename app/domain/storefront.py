@@ -140,6 +140,15 @@ def line_totals(option: PriceOption, quantity: int) -> Totals:
     )
 
 
+def first_term_cost(totals: Totals, start: date, end: date, term: str) -> tuple[int, Money]:
+    """A co-termed first term that starts on `start` and ends on `end` (inclusive): its days
+    and its cost, the whole term's price prorated by the day."""
+    full_days = (term_end(start, term) - start).days + 1
+    days = max((end - start).days + 1, 0)
+    amount = to_cents(totals.per_term.amount * days / full_days)
+    return days, Money(amount, totals.per_term.currency)
+
+
 def term_end(start: date, term: str) -> date:
     """The last day (inclusive) of a term that starts on `start`."""
     return add_months(start, TERM_MONTHS[term]) - timedelta(days=1)

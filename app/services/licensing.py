@@ -272,17 +272,15 @@ def request_change(
     if decision.allowed and kind == "quantity":
         decision = _addon_limit(customer, sub, int(params["quantity"])) or decision
     if not decision.allowed:
-        audit.record(
-            f"change.{kind}",
+        outbox.refuse(
+            event=f"change.{kind}",
             actor=user,
-            customer_id=customer.id,
+            customer=customer,
             object_type="subscription",
             object_id=sub.pc_id,
-            after=dict(params),
-            outcome="refused",
-            message=decision.reason,
+            params=params,
+            reason=decision.reason,
         )
-        db.session.commit()
         raise ChangeRefused(decision.reason, decision)
     return _create(customer, sub, user, kind, params, idempotency_key, enqueue_now=True)
 
@@ -383,19 +381,14 @@ def apply_change(change_id: int, *, pc: PartnerCenterClient | None = None) -> Ch
     finally:
         if pc is None:
             client.close()
-    audit.record(
-        f"change.{change.kind}",
-        actor=f"job:change-{change.id}",
-        customer_id=customer.id,
+    return outbox.record_outcome(
+        change,
+        event=f"change.{change.kind}",
         object_type="subscription",
         object_id=sub.pc_id,
         before=before,
         after=_snapshot(sub),
-        outcome=change.state,
-        message=change.outcome,
     )
-    db.session.commit()
-    return change
 
 
 def _require_base(change: ChangeRequest, fresh: PcSubscription) -> None:

@@ -139,16 +139,15 @@ def request_order(
     if refusal is None:
         refusal = other_resellers_refusal(customer, others, attested)
     if refusal is not None:
-        audit.record(
-            "order.requested",
+        outbox.refuse(
+            event="order.requested",
             actor=user,
-            customer_id=customer.id,
+            customer=customer,
             object_type="order",
-            after={"lines": [_line_json(line) for line in lines], "other_resellers": list(others)},
-            outcome="refused",
-            message=refusal,
+            object_id=None,
+            params={"lines": [_line_json(line) for line in lines], "other_resellers": list(others)},
+            reason=refusal,
         )
-        db.session.commit()
         raise OrderRefused(refusal)
     titles = {q.line.offer_id: q.title for q in quote.lines}
     params: dict[str, Any] = {
@@ -355,18 +354,13 @@ def apply_order(change_id: int, *, pc: PartnerCenterClient | None = None) -> Cha
     finally:
         if pc is None:
             client.close()
-    audit.record(
-        f"order.{'bought' if change.state == 'done' else 'failed'}",
-        actor=f"job:change-{change.id}",
-        customer_id=customer.id,
+    return outbox.record_outcome(
+        change,
+        event=f"order.{'bought' if change.state == 'done' else 'failed'}",
         object_type="order",
         object_id=",".join(bought)[:64] or None,
         after={"lines": change.params.get("lines", []), "subscriptions": bought},
-        outcome=change.state,
-        message=change.outcome,
     )
-    db.session.commit()
-    return change
 
 
 def _recheck(client: PartnerCenterClient, customer: Customer, lines: Sequence[rules.Line]) -> None:

@@ -113,6 +113,57 @@ def create(
     return change
 
 
+def refuse(
+    *,
+    event: str,
+    actor: User | str,
+    customer: Customer,
+    object_type: str,
+    object_id: str | None,
+    params: Mapping[str, Any],
+    reason: str,
+) -> None:
+    """Keep the audit trail of a change refused before it reached the outbox (no row is
+    written): who asked for what, and why not. Commits."""
+    audit.record(
+        event,
+        actor=actor,
+        customer_id=customer.id,
+        object_type=object_type,
+        object_id=object_id,
+        after=dict(params),
+        outcome="refused",
+        message=reason,
+    )
+    db.session.commit()
+
+
+def record_outcome(
+    change: ChangeRequest,
+    *,
+    event: str,
+    object_type: str,
+    object_id: str | None,
+    after: Mapping[str, Any] | None = None,
+    before: Mapping[str, Any] | None = None,
+) -> ChangeRequest:
+    """The job's audit event for how the change ended (its state and outcome), committed
+    with the change."""
+    audit.record(
+        event,
+        actor=f"job:change-{change.id}",
+        customer_id=change.customer_id,
+        object_type=object_type,
+        object_id=object_id,
+        before=dict(before) if before is not None else None,
+        after=dict(after) if after is not None else None,
+        outcome=change.state,
+        message=change.outcome,
+    )
+    db.session.commit()
+    return change
+
+
 def start(change_id: int) -> tuple[ChangeRequest, bool]:
     """Mark the change running (one more attempt); False when it is no longer open."""
     change = db.session.get(ChangeRequest, change_id)

@@ -143,18 +143,13 @@ def apply_assignment_change(
     finally:
         if pc is None:
             client.close()
-    audit.record(
-        f"license.{change.kind}",
-        actor=f"job:change-{change.id}",
-        customer_id=change.customer_id,
+    return outbox.record_outcome(
+        change,
+        event=f"license.{change.kind}",
         object_type="directory_user",
         object_id=str(change.params.get("directory_user_id")),
         after={"sku": change.params.get("sku_id"), "bought": change.params.get("bought", False)},
-        outcome=change.state,
-        message=change.outcome,
     )
-    db.session.commit()
-    return change
 
 
 def apply_assignment(change: ChangeRequest, pc: PartnerCenterClient) -> None:

@@ -7,7 +7,6 @@ from flask import current_app
 from app.extensions import db
 from app.models import ChangeRequest, Customer
 from app.services import (
-    audit,
     licensing,
     locks,
     orders,
@@ -59,17 +58,12 @@ def _apply(change_id: int, pc: PartnerCenterClient | None) -> ChangeRequest:
     paused = resellers.paused_reason(customer)
     if paused is not None and change.is_open:  # the reseller's relationship lapsed since
         outbox.finish(change, "failed", paused)
-        audit.record(
-            f"change.{change.kind}",
-            actor=f"job:change-{change.id}",
-            customer_id=customer.id,
+        return outbox.record_outcome(
+            change,
+            event=f"change.{change.kind}",
             object_type="change_request",
             object_id=str(change.id),
-            outcome="failed",
-            message=paused,
         )
-        db.session.commit()
-        return change
     if change.kind == orders.KIND:
         return orders.apply_order(change_id, pc=pc)
     if change.kind in upgrades.KINDS:

@@ -19,6 +19,7 @@ from app.domain.decision import Decision
 from app.domain.nce import format_day
 from app.extensions import db
 from app.models import CatalogueItem, Customer, Partner, SalesProfile, Subscription
+from app.models._types import utcnow
 from app.services import catalogue, offers, profiles
 from app.services.microsoft import factory
 from app.services.microsoft.partner_center import CustomTermEnd, PartnerCenterClient
@@ -224,14 +225,21 @@ def page(customer: Customer, filters: catalogue.CatalogueFilter) -> Storefront:
 
 @dataclass(frozen=True)
 class CotermChoice:
-    """An end date a cart line may have instead of its full term, in words."""
+    """An end date a cart line may have instead of its full term, in words, with the days
+    and the cost of that shorter first term when the line's price is known."""
 
     end: date
     text: str
+    days: int | None = None
+    first_term: rules.Money | None = None
 
 
 def coterm_choices(
-    customer: Customer, lines: Sequence[rules.Line], *, pc: PartnerCenterClient | None = None
+    customer: Customer,
+    lines: Sequence[rules.Line],
+    *,
+    pc: PartnerCenterClient | None = None,
+    today: date | None = None,
 ) -> dict[int, list[CotermChoice]]:
     """Per cart line (by its index; trials excepted), the end dates Partner Center allows
     instead of the full term (custom term end dates: a calendar month's end, or an existing
@@ -253,16 +261,25 @@ def coterm_choices(
     finally:
         if pc is None:
             client.close()
-    return {
-        i: [_choice(e) for e in by_term[line.term]]
-        for i, line in wanted.items()
-        if by_term[line.term]
-    }
+    start = today or utcnow().date()
+    choices = {}
+    for i, line in wanted.items():
+        option = found[line.offer_id].facts.option(line.term, line.billing)
+        totals = rules.line_totals(option, line.quantity) if option else None
+        choices[i] = [
+            _choice(e, rules.first_term_cost(totals, start, e.end, line.term) if totals else None)
+            for e in by_term[line.term]
+        ]
+    return {i: found_choices for i, found_choices in choices.items() if found_choices}
 
 
-def _choice(found: CustomTermEnd) -> CotermChoice:
+def _choice(found: CustomTermEnd, cost: tuple[int, rules.Money] | None) -> CotermChoice:
     day = format_day(found.end)
     if found.subscription_id:
         name = found.subscription_name or found.subscription_id
-        return CotermChoice(found.end, f"End with {name} on {day}")
-    return CotermChoice(found.end, f"End with the calendar month on {day}")
+        text = f"End with {name} on {day}"
+    else:
+        text = f"End with the calendar month on {day}"
+    if cost is None:
+        return CotermChoice(found.end, text)
+    return CotermChoice(found.end, text, cost[0], cost[1])

@@ -19,8 +19,11 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
+from app.domain.money import to_cents
+from app.domain.storefront import billing_uplift_percent
 from app.extensions import db
 from app.models import (
+    CatalogueItem,
     Customer,
     DirectoryUser,
     Partner,
@@ -31,7 +34,7 @@ from app.models import (
     UserLicense,
 )
 from app.models._types import utcnow
-from app.services import audit
+from app.services import audit, catalogue
 from app.services.microsoft import factory
 from app.services.microsoft.graph import GraphUser
 from app.services.microsoft.http import MicrosoftError
@@ -315,6 +318,9 @@ def _sync_subscriptions(
             .options(selectinload(Subscription.tranches))
         )
     }
+    # New subscriptions take the price of their own term and billing frequency from the
+    # cached catalogue (a seat billed monthly costs 5 % more than one paid upfront).
+    priced = catalogue.by_offer(s.offer_id for s in fresh if s.id not in existing)
     now = utcnow()
     for pc_sub in fresh:
         row = existing.pop(pc_sub.id, None)
@@ -326,7 +332,7 @@ def _sync_subscriptions(
                 creation_date=pc_sub.creation_date,
                 **values,
             )
-            row.unit_price = _price(client, pc_sub)
+            row.unit_price = _price(client, pc_sub, priced.get(pc_sub.offer_id))
             db.session.add(row)
             report.subscriptions_created += 1
             audit.record(
@@ -494,9 +500,21 @@ def _azure_sku(client: PartnerCenterClient, sub: PcSubscription) -> str | None:
     return item.azure_sku_id if item else None
 
 
-def _price(client: PartnerCenterClient, sub: PcSubscription) -> Decimal:
+def _price(
+    client: PartnerCenterClient, sub: PcSubscription, listed: CatalogueItem | None
+) -> Decimal:
+    """One seat's monthly price on the subscription's own term and billing frequency: the
+    catalogue's price for that option; else the SKU's list price (annual, paid upfront) with
+    Microsoft's uplift for paying a long term monthly; else 0 (unknown)."""
+    if listed is not None:
+        for option in catalogue.options_of(listed):
+            if (option.term, option.billing) == (sub.term_duration, sub.billing_cycle):
+                return option.monthly.amount
     item = client.catalogue_sku(sub.product_id, sub.sku) if sub.sku else None
-    return Decimal(str(item.unit_price)) if item and item.unit_price is not None else Decimal(0)
+    if item is None or item.unit_price is None:
+        return Decimal(0)
+    uplift = billing_uplift_percent(sub.term_duration, sub.billing_cycle)
+    return to_cents(Decimal(str(item.unit_price)) * (100 + uplift) / 100)
 
 
 def _sync_users(customer: Customer, report: SyncReport) -> None:

@@ -27,7 +27,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.services import audit, licensing, outbox, sync
+from app.services import licensing, outbox, sync
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import (
@@ -168,17 +168,15 @@ def request_conversion(
     try:
         decision = _check(role, customer, sub, paid, params, at_trial_end, now)
     except TrialRefused as refused:
-        audit.record(
-            f"change.{kind}",
+        outbox.refuse(
+            event=f"change.{kind}",
             actor=user,
-            customer_id=customer.id,
+            customer=customer,
             object_type="subscription",
             object_id=sub.pc_id,
-            after=params,
-            outcome="refused",
-            message=str(refused),
+            params=params,
+            reason=str(refused),
         )
-        db.session.commit()
         raise
     assert paid is not None
     params |= {
@@ -236,11 +234,7 @@ def _check(
     facts = licensing.facts_of(sub)
     quantity = int(params["quantity"])
     if at_trial_end:
-        # The 25-seat minimum is for a conversion now (rule 4); at the end of the trial any
-        # quantity may be scheduled, so the domain check is asked with the minimum.
-        decision = nce.check_trial_conversion(
-            facts, max(quantity, nce.TRIAL_MIN_SEATS), now, at_trial_end=True
-        )
+        decision = nce.check_trial_conversion(facts, quantity, now, at_trial_end=True)
         if not decision.allowed:
             raise TrialRefused(decision.reason)
         return (
@@ -294,18 +288,13 @@ def apply_trial_change(change_id: int, *, pc: PartnerCenterClient | None = None)
     finally:
         if pc is None:
             client.close()
-    audit.record(
-        f"change.{change.kind}",
-        actor=f"job:change-{change.id}",
-        customer_id=customer.id,
+    return outbox.record_outcome(
+        change,
+        event=f"change.{change.kind}",
         object_type="subscription",
         object_id=sub.pc_id,
         after=params,
-        outcome=change.state,
-        message=change.outcome,
     )
-    db.session.commit()
-    return change
 
 
 def _convert(

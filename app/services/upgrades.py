@@ -23,7 +23,7 @@ from app.domain.roles import Role
 from app.extensions import db
 from app.models import ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
-from app.services import audit, licensing, outbox, sync
+from app.services import licensing, outbox, sync
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import (
@@ -179,17 +179,15 @@ def request_upgrade(
     try:
         choice = _check(role, customer, sub, offered, params, now)
     except UpgradeRefused as refused:
-        audit.record(
-            f"change.{KIND}",
+        outbox.refuse(
+            event=f"change.{KIND}",
             actor=user,
-            customer_id=customer.id,
+            customer=customer,
             object_type="subscription",
             object_id=sub.pc_id,
-            after=params,
-            outcome="refused",
-            message=str(refused),
+            params=params,
+            reason=str(refused),
         )
-        db.session.commit()
         raise
     params |= {
         "to_offer_id": choice.offer_id,
@@ -321,18 +319,13 @@ def apply_upgrade(change_id: int, *, pc: PartnerCenterClient | None = None) -> C
     finally:
         if pc is None:
             client.close()
-    audit.record(
-        f"change.{KIND}",
-        actor=f"job:change-{change.id}",
-        customer_id=customer.id,
+    return outbox.record_outcome(
+        change,
+        event=f"change.{KIND}",
         object_type="subscription",
         object_id=sub.pc_id,
         after={**params, "to_subscription": moved_to},
-        outcome=change.state,
-        message=change.outcome,
     )
-    db.session.commit()
-    return change
 
 
 def _still_eligible(

@@ -268,17 +268,30 @@ def _other_resellers(company: Customer) -> list[Reseller]:
 def _keep_coterms(company: Customer, choices: dict[int, list[storefront.CotermChoice]]) -> None:
     kept: dict[str, dict[str, list[list[str]]]] = dict(session.get("coterms") or {})
     kept[company.pc_id] = {
-        str(i): [[c.end.isoformat(), c.text] for c in found] for i, found in choices.items()
+        str(i): [[c.end.isoformat(), c.text, c.days, *_money_pair(c.first_term)] for c in found]
+        for i, found in choices.items()
     }
     session["coterms"] = kept
 
 
 def _kept_coterms(company: Customer) -> dict[int, list[storefront.CotermChoice]]:
     kept = (session.get("coterms") or {}).get(company.pc_id) or {}
-    return {
-        int(i): [storefront.CotermChoice(date.fromisoformat(d), t) for d, t in found]
-        for i, found in kept.items()
-    }
+    return {int(i): [_kept_choice(*c) for c in found] for i, found in kept.items()}
+
+
+def _money_pair(money: rules.Money | None) -> tuple[str | None, str | None]:
+    return (str(money.amount), money.currency) if money else (None, None)
+
+
+def _kept_choice(
+    end: str,
+    text: str,
+    days: int | None = None,
+    amount: str | None = None,
+    currency: str | None = None,
+) -> storefront.CotermChoice:
+    cost = rules.Money(Decimal(amount), currency) if amount is not None and currency else None
+    return storefront.CotermChoice(date.fromisoformat(end), text, days, cost)
 
 
 def _chosen_ends(company: Customer) -> dict[int, date]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -92,7 +93,8 @@ def test_excess_seats_inside_the_window_are_returned(app: Flask, emulator: Emula
     outcome = run(app, "c1")
     assert outcome.state == "done"
     assert pc(emulator)["s-bp"]["quantity"] == 10
-    assert outcome.saving_now == 44  # two seats at the catalogue price of 22 a month
+    # two seats at 23.10 a month: the catalogue price of 22 for an annual term, +5 % billed monthly
+    assert outcome.saving_now == Decimal("46.20")
 
 
 def test_duplicates_merge_onto_the_oldest_and_the_newer_is_set_to_one_and_suspended(
@@ -219,7 +221,7 @@ def test_excess_outside_the_window_becomes_a_reduction_scheduled_at_renewal(
     held = pc(emulator)["s"]
     assert held["quantity"] == 12
     assert held["scheduledNextTermInstructions"]["quantity"] == 10
-    assert outcome.saving_now == 0 and outcome.saving_at_renewal == 44
+    assert outcome.saving_now == 0 and outcome.saving_at_renewal == Decimal("46.20")
 
 
 def test_mixed_tranches_return_part_now_and_schedule_the_rest(
@@ -317,7 +319,7 @@ def test_a_preview_changes_nothing_and_shows_the_saving(
     )
     result = runner.invoke(args=["reconcile", "--customer", "c7", "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
-    assert '"kind": "reduce_now"' in result.output and '"saving_now": "44.00"' in result.output
+    assert '"kind": "reduce_now"' in result.output and '"saving_now": "46.20"' in result.output
     assert pc(emulator)["s"]["quantity"] == 12
     assert not [r for r in emulator.state()["requests"] if r["method"] == "PATCH"]
 

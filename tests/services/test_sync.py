@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Customer, DirectoryUser, Subscription, SyncRun
-from app.services import sync
+from app.services import catalogue, sync
 from app.services.demo import BP_SKU, SCENARIO
 from app.services.microsoft import factory
 from tests.support.processes import Emulator
@@ -338,3 +339,44 @@ def test_old_finished_sync_runs_are_pruned_and_recent_or_running_ones_kept(
             (r.state, (now - r.started_at).days) for r in db.session.scalars(select(SyncRun))
         )
         assert left == [("done", 0), ("done", 29), ("running", 31)]
+
+
+def test_a_new_subscription_takes_the_price_of_its_own_term_and_billing_frequency(
+    app: Flask, emulator: Emulator
+) -> None:
+    premium = "CFQ7TTC0LCHC:0002"  # Microsoft 365 Business Premium: $22.00 annual, upfront
+    options = (("P1Y", "annual"), ("P1Y", "monthly"), ("P1M", "monthly"))
+
+    def customer(pc_id: str) -> dict[str, Any]:
+        subscriptions = [
+            {
+                "id": f"{pc_id}-{term}-{cycle}",
+                "offer_id": premium,
+                "sku_id": BP_SKU,
+                "offer_name": "Microsoft 365 Business Premium",
+                "term": term,
+                "billing_cycle": cycle,
+                "quantity": 1,
+            }
+            for term, cycle in options
+        ]
+        return {"id": pc_id, "name": pc_id, "subscriptions": subscriptions}
+
+    def prices(pc_id: str) -> dict[str, Decimal]:
+        return {key: row.unit_price for key, row in subs(app, pc_id).items()}
+
+    emulator.load({"customers": [customer("cust-p")]})
+    with app.app_context():  # no cached catalogue: the list price, and rule 15's +5 %
+        assert sync.sync_all(with_users=False).failed == {}
+    assert prices("cust-p")["cust-p-P1Y-annual"] == Decimal("22.00")
+    assert prices("cust-p")["cust-p-P1Y-monthly"] == Decimal("23.10")
+
+    emulator.load({"customers": [customer("cust-q")]})
+    with app.app_context():  # the catalogue cached: each option's own price
+        catalogue.refresh()
+        assert sync.sync_all(with_users=False).failed == {}
+    assert prices("cust-q") == {
+        "cust-q-P1Y-annual": Decimal("22.00"),
+        "cust-q-P1Y-monthly": Decimal("23.10"),
+        "cust-q-P1M-monthly": Decimal("26.40"),  # a monthly term: 20 % dearer than annual
+    }

@@ -329,6 +329,16 @@ def test_trial_conversion_at_the_end_of_the_trial_needs_auto_renew():
     assert check_trial_conversion(off, 25, NOW, at_trial_end=True).code is Code.AUTO_RENEW_OFF
 
 
+def test_a_conversion_at_the_end_of_the_trial_may_choose_fewer_than_twenty_five_seats():
+    trial = sub(quantity=25, is_trial=True, term_duration="P1M", commitment_end=date(2026, 12, 10))
+
+    assert check_trial_conversion(trial, 3, NOW).code is Code.TRIAL_MINIMUM
+    scheduled = check_trial_conversion(trial, 3, NOW, at_trial_end=True)
+    assert scheduled.allowed
+    assert "3 seats" in scheduled.reason
+    assert check_trial_conversion(trial, 0, NOW, at_trial_end=True).code is Code.BELOW_MINIMUM
+
+
 # --- facts validation ---
 
 

@@ -143,3 +143,13 @@ def test_a_copilot_refusal_says_how_many_more_seats_fit_when_some_are_held() -> 
         "The company already has 5 seats of Microsoft 365 Copilot: at most 17 more."
     )
     assert rules.check_line(line("copilot", 17), OFFERS, holding(22, 5)).allowed
+
+
+def test_a_co_termed_first_term_costs_its_days_of_the_whole_term() -> None:
+    option = rules.PriceOption("P1Y", "monthly", rules.Money(Decimal("23.10"), "USD"))
+    totals = rules.line_totals(option, 5)  # 115.50 a month, 1,386.00 a year
+    # 26 Nov 2026 to 31 Mar 2027 inclusive: 5 + 31 + 31 + 28 + 31 = 126 of 365 days.
+    days, cost = rules.first_term_cost(totals, date(2026, 11, 26), date(2027, 3, 31), "P1Y")
+    assert (days, cost) == (126, rules.Money(Decimal("478.45"), "USD"))
+    whole = rules.first_term_cost(totals, date(2026, 11, 26), date(2027, 11, 25), "P1Y")
+    assert whole == (365, totals.per_term)

@@ -73,6 +73,18 @@ def test_a_new_subscription_co_terms_with_an_existing_one(
     )
     assert offered is not None, page
     assert "End with the calendar month on" in page
+    # The shorter first term is priced for its days, not as a whole term.
+    days = (date.fromisoformat(standard_end) - date.today()).days + 1
+    first_term = re.search(
+        rf'value="{standard_end}">[^<]* — a first term of {days} days: \$([\d,.]+)', page
+    )
+    whole_term = re.search(r"The full term \(\$([\d,.]+)\)", page)
+    assert first_term is not None and whole_term is not None, page
+    assert (
+        0
+        < float(first_term.group(1).replace(",", ""))
+        < float(whole_term.group(1).replace(",", ""))
+    )
     answer = confirm(ada, page, standard_end)
     assert answer.status_code == 303
     order = ada.get(answer.headers["Location"]).get_data(as_text=True)

@@ -103,7 +103,7 @@ def test_fewer_than_25_seats_now_or_an_earlier_end_are_refused_before_partner_ce
     before = len(emulator.state()["requests"])
     few = post(ada, page, "now", quantity="24", option="P1Y/monthly")
     assert few.status_code == 422
-    assert "A trial converts to at least 25 seats" in few.get_data(as_text=True)
+    assert "A trial converts now to at least 25 seats" in few.get_data(as_text=True)
     earlier = post(ada, page, "now", quantity="25", option="P1Y/monthly", into="sub-co-bp-month")
     assert earlier.status_code == 422
     assert "before the trial ends" in earlier.get_data(as_text=True)
