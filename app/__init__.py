@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from app.views import (
         admin,
         auth,
+        customer_rows,
         insights,
         jobs,
         limits,
@@ -117,11 +118,14 @@ def register_blueprints(app: Flask) -> None:
         resellers,
         security,
         storefront,
+        urls,
     )
 
     rendering.register(app)  # page or partial, and Vary, the same for every view
     security.register(app)  # CSP, framing, sniffing, referrer and HSTS headers on every answer
     limits.register(app)  # rate limits on sign-in and on changes, before every view
+    urls.register(app)  # templates' url_for, each URL built once per process
+    customer_rows.register(app)  # the console's customer rows, rendered once and kept
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)

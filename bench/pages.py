@@ -86,6 +86,13 @@ FULL = Size(license_subscriptions=300, people=5_000, customers=10_000, seconds=3
 QUICK = Size(license_subscriptions=300, people=500, customers=500, seconds=3.0)
 QUERY_SIZES = (10, 1_000)  # rows on the measured pages, for the query counts
 TARGET_P95_MS = 100.0
+# Each page's p95 against /healthz's in the same run (issue 12; the storefront: issue 14).
+TARGET_TIMES_HEALTHZ = {
+    "license page": 6.0,
+    "people page 1": 6.0,
+    "storefront": 6.0,
+    "admin customer list, page 1": 4.0,
+}
 USER_AGENT = "seatwise-bench/1"
 PAT = {"email": "pat@partner.example", "tid": PARTNER["tenant_id"], "oid": "bench-pat"}
 LICENSES = "lic"  # the customer with the big license page
@@ -696,11 +703,13 @@ def run(*, quick: bool = False, record: bool = True, seconds: float | None = Non
         f"gunicorn (`-w 2 -k gthread --threads 4`, production settings, SQLite) under "
         f"{size.concurrency} concurrent users for {per_page:g} s per page: the license page "
         f"of a customer with {size.license_subscriptions} subscriptions, the people page of "
-        f"one with {size.people:,} users, the admin customer list of {size.customers:,} "
+        f"one with {size.people:,} users, the storefront of the first (its catalogue and "
+        f"profile), the admin customer list of {size.customers:,} "
         "customers, and /healthz, in one run; then SQL statements per page at "
         f"{QUERY_SIZES[0]:,} and {QUERY_SIZES[1]:,} rows",
         quick=quick,
     )
+    load_before = os.getloadavg()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pages-")))
         redis_url = stack.enter_context(common.redis(tmp))
@@ -731,6 +740,15 @@ def run(*, quick: bool = False, record: bool = True, seconds: float | None = Non
         server_log = (tmp / "gunicorn.log").read_text(errors="replace").splitlines()
         counts = [count_queries(tmp / f"q{rows}", rows, redis_url) for rows in QUERY_SIZES]
     _report(result, size, seeded, [*loads, alone], counts, seeding.seconds)
+    load_after = os.getloadavg()
+    result.notes.append(
+        "The machine's load average (1 / 5 / 15 min) before the run "
+        + " / ".join(f"{x:.2f}" for x in load_before)
+        + ", after it "
+        + " / ".join(f"{x:.2f}" for x in load_after)
+        + " (the run itself keeps about 2 busy: other work on the 2 cores shows above that, "
+        "and slows every page and /healthz alike)."
+    )
     _report_server_log(result, server_log)
     common.publish(result, record=record)
     return result
@@ -748,14 +766,21 @@ def _report(
     for load in loads:
         alone = load.name.endswith("1 user")
         target, met = "", None
-        if load.name == "license page":
-            target = f"p95 < {TARGET_P95_MS:.0f} ms"
-            met = load.percentile(95) < TARGET_P95_MS and not load.failures
+        times = TARGET_TIMES_HEALTHZ.get(load.name)
+        if times is not None and not alone:
+            # Issues 12 and 14: p95 under 100 ms and within N x /healthz's p95 of this run
+            # (the admin list: within 4 x only).
+            p95, ratio = load.percentile(95), load.percentile(95) / base.percentile(95)
+            limit = load.name.startswith("admin")
+            target = (f"p95 < {TARGET_P95_MS:.0f} ms and " if not limit else "") + (
+                f"≤ {times:g} × /healthz"
+            )
+            met = (limit or p95 < TARGET_P95_MS) and ratio <= times and not load.failures
         ratio = ""
         if load is not base and not alone:
             ratio = (
                 f"; against /healthz: throughput 1/{base.throughput / load.throughput:,.0f}, "
-                f"p95 × {load.percentile(95) / base.percentile(95):,.0f}"
+                f"p95 × {load.percentile(95) / base.percentile(95):,.1f}"
             )
         failures = ", ".join(f"{k}: {v}" for k, v in sorted(load.failures.items())) or "0"
         users = "" if alone else f" ({size.concurrency} users)"

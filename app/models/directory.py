@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -15,7 +15,12 @@ class DirectoryUser(db.Model):  # type: ignore[name-defined,misc]
     """A user of the customer's tenant, as Graph lists them."""
 
     __tablename__ = "directory_user"
-    __table_args__ = (UniqueConstraint("customer_id", "graph_id"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "graph_id"),
+        # The people page reads a company's people by name, 50 at a time: in index order,
+        # instead of sorting all 5,000 of a big customer for every page (bench/BENCHMARKS.md).
+        Index("ix_directory_user_customer_name", "customer_id", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)

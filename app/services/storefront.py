@@ -8,7 +8,7 @@ holdings: from our database for the page, from Partner Center for the job (app.s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -18,7 +18,7 @@ from app.domain import storefront as rules
 from app.domain.decision import Decision
 from app.domain.nce import format_day
 from app.extensions import db
-from app.models import CatalogueItem, Customer, Partner, Subscription
+from app.models import CatalogueItem, Customer, Partner, SalesProfile, Subscription
 from app.models._types import utcnow
 from app.services import catalogue, offers, profiles
 from app.services.microsoft import factory
@@ -41,7 +41,10 @@ class StoreOffer:
 def offer_facts(customer: Customer) -> dict[str, StoreOffer] | None:
     """The offers of the customer's profile that the catalogue has, by offer id; None when
     the customer has no profile (the storefront is closed)."""
-    profile = profiles.profile_of(customer)
+    return _offer_facts(profiles.profile_of(customer))
+
+
+def _offer_facts(profile: SalesProfile | None) -> dict[str, StoreOffer] | None:
     if profile is None:
         return None
     items = catalogue.by_offer(o.offer_id for o in profile.offers)
@@ -140,9 +143,19 @@ class Quote:
     over_terms: rules.Money | None
 
 
-def quote(customer: Customer, lines: Sequence[rules.Line], now: datetime) -> Quote:
-    """Price the cart's lines that the customer may still see (others are left out)."""
-    found = offer_facts(customer) or {}
+def quote(
+    customer: Customer,
+    lines: Sequence[rules.Line],
+    now: datetime,
+    *,
+    found: Mapping[str, StoreOffer] | None = None,
+) -> Quote:
+    """Price the cart's lines that the customer may still see (others are left out).
+    `found`: the customer's offers when the caller has them (`Storefront.found`)."""
+    if not lines:
+        return Quote((), None, None)
+    if found is None:
+        found = offer_facts(customer) or {}
     quoted = []
     for line in lines:
         offer = found.get(line.offer_id)
@@ -185,13 +198,15 @@ class Storefront:
     total: int
     publishers: list[str]
     segments: list[str]
-    ask: str
+    ask: str  # who opens a closed storefront ("" when it is open)
+    found: Mapping[str, StoreOffer] = field(default_factory=dict)  # every offer, by offer id
 
 
 def page(customer: Customer, filters: catalogue.CatalogueFilter) -> Storefront:
-    """The storefront of a customer with the catalogue filters applied."""
+    """The storefront of a customer with the catalogue filters applied (the profile and
+    the catalogue read once: 3 queries when open)."""
     profile = profiles.profile_of(customer)
-    found = offer_facts(customer)
+    found = _offer_facts(profile)
     if profile is None or found is None:
         return Storefront(False, None, [], 0, [], [], who_to_ask(customer))
     every = sorted(found.values(), key=lambda o: (o.item.title, o.offer_id))
@@ -203,7 +218,8 @@ def page(customer: Customer, filters: catalogue.CatalogueFilter) -> Storefront:
         len(every),
         sorted({o.item.publisher for o in every}),
         sorted({o.item.segment for o in every}),
-        who_to_ask(customer),
+        "",
+        found,
     )
 
 

@@ -23,8 +23,8 @@ from app.services import people_view
 from app.views.license_page import _CSRF, _KEY, ROW_SECONDS, KeptRow, RowCache, personal
 
 
-def _cache() -> RowCache:
-    cache: RowCache | None = current_app.extensions.get("seatwise.people_rows")
+def _cache() -> RowCache[KeptRow]:
+    cache: RowCache[KeptRow] | None = current_app.extensions.get("seatwise.people_rows")
     if cache is None:
         cache = current_app.extensions.setdefault("seatwise.people_rows", RowCache())
     return cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -54,13 +55,21 @@ def money(value: rules.Money | None) -> str:
     """An amount with its currency, in the reader's locale (Accept-Language), by Babel."""
     if value is None:
         return ""
-    return format_currency(value.amount, value.currency, locale=_locale())
+    return _formatted(str(value.amount), value.currency, request.accept_languages.best or "")
 
 
-def _locale() -> Locale:
-    best = request.accept_languages.best or "en_US"
+# The storefront shows the same few prices to everyone: each (amount, currency, language)
+# is formatted by Babel once per worker process (60 `format_currency` calls with a fresh
+# `Locale.parse` each were a third of the storefront's CPU, bench/BENCHMARKS.md).
+@lru_cache(maxsize=4096)
+def _formatted(amount: str, currency: str, language: str) -> str:
+    return format_currency(Decimal(amount), currency, locale=_locale(language))
+
+
+@lru_cache(maxsize=256)
+def _locale(language: str) -> Locale:
     try:
-        return Locale.parse(best.replace("-", "_"))
+        return Locale.parse((language or "en_US").replace("-", "_"))
     except (ValueError, UnknownLocaleError):
         return Locale.parse("en_US")
 
@@ -114,17 +123,18 @@ def _render(
     """What the page and its partials show."""
     filters = catalogue.CatalogueFilter.from_args(request.args)
     cart = _cart(company)
+    store = storefront.page(company, filters)
     return {
         "company": company,
         "role": role,
-        "store": storefront.page(company, filters),
+        "store": store,
         "filters": filters,
         "terms": rules.TERMS,
         "term_names": rules.TERM_NAMES,
         "billing_cycles": rules.BILLING_CYCLES,
         "billing_names": rules.BILLING_NAMES,
         "describe_option": rules.describe_option,
-        "cart": storefront.quote(company, cart, utcnow()),
+        "cart": storefront.quote(company, cart, utcnow(), found=store.found),
         "orders": orders.orders_of(company, 5),
         "message": message,
         **extra,

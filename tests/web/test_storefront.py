@@ -12,9 +12,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, ChangeRequest, Customer, Subscription
+from app.models import (
+    AuditEvent,
+    CatalogueItem,
+    ChangeRequest,
+    Customer,
+    ProfileOffer,
+    Subscription,
+)
 from app.services import catalogue, profiles
 from tests.support.processes import Emulator
+from tests.support.queries import statements_of_get
 from tests.support.signin import csrf_token
 from tests.support.storefront import BP, E3, VISIO, open_store, staff
 
@@ -233,3 +241,47 @@ def test_a_reseller_admin_manages_profiles_for_its_own_customers_only(
     with app.app_context():
         customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
         assert customer is not None and profiles.profile_of(customer) is None
+
+
+def test_the_storefront_reads_a_constant_number_of_statements_however_many_offers(
+    app: Flask, signed_in: Callable[[str], FlaskClient], contoso_store: None
+) -> None:
+    """Issue 14 (the page targets of bench.pages): 2 offers or 1,002, with a line in the
+    cart, the page runs the same statements (the profile and the catalogue are read once)."""
+    ada = signed_in("ada@contoso.example")
+    code, _ = add(ada, CO, offer_id=BP, quantity="3", option="P1Y/monthly")
+    assert code == 200
+    few = statements_of_get(app, ada, f"{CO}/store")
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None
+        profile = profiles.profile_of(customer)
+        assert profile is not None
+        bulk = [f"BULK{n:04d}:0001" for n in range(1_000)]
+        db.session.execute(
+            CatalogueItem.__table__.insert(),
+            [
+                {
+                    "market": "US",
+                    "offer_id": offer,
+                    "catalog_item_id": f"{offer}:0001",
+                    "product_id": offer.split(":")[0],
+                    "title": f"Bulk product {offer}",
+                    "prerequisites": [],
+                    "prices": [
+                        {"term": "P1Y", "billing": "annual", "monthly": "4.00", "currency": "USD"}
+                    ],
+                }
+                for offer in bulk
+            ],
+        )
+        db.session.execute(
+            ProfileOffer.__table__.insert(),
+            [{"profile_id": profile.id, "offer_id": o, "margin_percent": 10} for o in bulk],
+        )
+        db.session.commit()
+    many = statements_of_get(app, ada, f"{CO}/store")
+    assert many == few
+    page = ada.get(f"{CO}/store").get_data(as_text=True)
+    assert page.count('<tr id="offer-') == 1_002 and "Bulk product BULK0999:0001" in page
+    assert "Business Premium" in page[page.index('id="cart"') :]  # the cart still priced
