@@ -243,10 +243,12 @@ def _totals(stamps: list[license_rows.RowStamp], reducible: dict[int, int]) -> T
     )
 
 
-def _row_key(stamp: license_rows.RowStamp, role: Role) -> StampKey:
+def _row_key(stamp: license_rows.RowStamp, company: Customer, role: Role) -> StampKey:
     """What a rendered row depends on: its subscription (and, for an add-on, the base
-    seats), the change in flight (a pending row shows it and polls until it ends), the role."""
-    return (stamp.key, stamp.open_change_id, role)
+    seats), the change in flight (a pending row shows it and polls until it ends), the
+    customer's settings (auto license adjustment says when free seats are returned: its
+    version changes with every write to the customer), the role."""
+    return (stamp.key, stamp.open_change_id, company.version, role)
 
 
 def _reducible_now(view: license_rows.RowView) -> int:
@@ -263,7 +265,7 @@ def _every_row(
     nothing they show changed (never with a manage panel open), else from `_rows`."""
     version, stamps = _stamps(company)
     changes = license_rows.open_changes(company)
-    key = (company.id, version, tuple(sorted(changes.items())), role)
+    key = (company.id, company.version, version, tuple(sorted(changes.items())), role)
     pages = _pages()
     if open_row is None and (kept := pages.get(key, now)) is not None:
         return kept
@@ -299,7 +301,7 @@ def _rows(
     stamps = license_rows.with_open_changes(stamps, changes)
     for stamp in stamps:
         kept = stamp.pc_id != open_row  # never the row with its manage panel open
-        hit = cache.get(_row_key(stamp, role), now) if kept else None
+        hit = cache.get(_row_key(stamp, company, role), now) if kept else None
         if hit is None:
             missing.append(stamp.subscription_id)
         else:
@@ -326,7 +328,7 @@ def _rows(
             )
             shown[view.sub.id] = row
             if view.sub.pc_id != open_row:
-                cache.put(_row_key(stamps_by_id[view.sub.id], role), row)
+                cache.put(_row_key(stamps_by_id[view.sub.id], company, role), row)
     return stamps, shown
 
 

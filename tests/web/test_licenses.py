@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent, ChangeRequest, Subscription, Tranche
 from app.models._types import utcnow
+from app.services import settings
 from tests.support.identities import demo_claims
 from tests.support.processes import Emulator, OidcProvider
 from tests.support.queries import statements_of_get
@@ -475,3 +476,28 @@ def test_a_bad_end_of_term_choice_is_refused_with_a_message_and_changes_nothing(
     assert not patches(emulator)  # nothing reached Partner Center
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 0
+
+
+def test_turning_auto_license_adjustment_on_changes_what_a_kept_row_says_at_once(
+    app: Flask, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    ann = signed_in(app, oidc_provider, "ann@northwind.example")
+
+    def bp_row() -> str:
+        html = ann.get(f"{NW}/licenses").get_data(as_text=True)
+        row = html[html.index('id="sub-sub-nw-bp"') :]
+        return row[: row.index("</tr>")]
+
+    with app.app_context():
+        settings.change_settings("cust-northwind", {"auto_license_adjustment": "off"}, actor="t")
+    assert "Auto license adjustment is off for this company" in bp_row()
+    assert "Auto license adjustment is off for this company" in bp_row()  # now kept
+    with app.app_context():
+        settings.change_settings(
+            "cust-northwind",
+            {"auto_increment": "on", "auto_license_adjustment": "on"},
+            actor="t",
+        )
+    row = bp_row()
+    assert "Auto license adjustment is off" not in row
+    assert "returned at the next reconciliation" in row or "returned at renewal" in row
