@@ -55,13 +55,15 @@ def test_each_insight_finds_exactly_its_people_with_their_savings(
         }
         overview = insights.overview(customer)
         savings = {i.kind: i.saving for i in overview.insights}
+        # Seat prices of annual terms billed monthly: the list price + 5 % (rule 15):
+        # E3 36 → 37.80, Business Premium 22 → 23.10, Copilot 30 → 31.50.
         assert savings == {
-            Kind.DISABLED: Decimal(36),
-            Kind.INACTIVE: Decimal(72),
-            Kind.OVERLAP: Decimal(22),
-            Kind.IDLE_ADDON: Decimal(30),
+            Kind.DISABLED: Decimal("37.80"),
+            Kind.INACTIVE: Decimal("75.60"),
+            Kind.OVERLAP: Decimal("23.10"),
+            Kind.IDLE_ADDON: Decimal("31.50"),
         }
-        assert overview.saving == Decimal(160)
+        assert overview.saving == Decimal("168.00")
         settings = insights.settings_of(customer)
         assert settings.source == "sign_in"
         assert settings.sku_parts[E3_SKU] == "SPE_E3"
@@ -92,7 +94,7 @@ def test_exclusions_by_product_and_by_person_remove_their_findings(
         found = _found(customer)
         assert found[Kind.INACTIVE] == {("bob", E3_SKU)}
         assert found[Kind.IDLE_ADDON] == set()
-        assert insights.overview(customer).saving == Decimal(36 + 36 + 22)
+        assert insights.overview(customer).saving == Decimal("37.80") * 2 + Decimal("23.10")
         assert (
             db.session.scalar(select(AuditEvent).where(AuditEvent.kind == "insights.settings"))
             is not None
