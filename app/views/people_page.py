@@ -3,9 +3,9 @@
 A person's row depends on the person (name, sign-in name, licences), on the company's
 products (names, free seats, where seats are bought) and those bought outside CSP, on the
 company's assign setting and the viewer's role. Rows are kept per worker process under a
-key made of exactly those values; a row with an assignment in flight is never kept. The forms' per-request parts
-(CSRF token, idempotency keys) are rendered as markers and filled in for each response, as
-on the license page (app.views.license_page).
+key made of exactly those values; a row with an assignment in flight is never kept. The
+forms' per-request parts (CSRF token, idempotency keys) are rendered as markers and filled
+in for each response, as on the license page (app.views.license_page).
 """
 
 from __future__ import annotations
