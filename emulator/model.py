@@ -181,6 +181,9 @@ class Customer:
     # When each usage-report request came (the 14-per-10-minutes limit).
     report_calls: list[datetime] = field(default_factory=list)
     azure: list[AzureMeter] = field(default_factory=list)  # Azure plan usage (emulator/billing.py)
+    # Licences bought outside CSP (an Enterprise Agreement, say): SKU -> (part number, units)
+    # (scenario field "other_licenses"); Graph counts them, Partner Center knows nothing.
+    other: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def add_user(self, user: User) -> None:
         """Add (or replace) a user and count the licenses it holds."""
@@ -200,8 +203,10 @@ class Customer:
         return user
 
     def units(self, sku_id: str, status: str = "active") -> int:
-        """Seats of a SKU over this customer's subscriptions in one status."""
-        return sum(
+        """Seats of a SKU over this customer's subscriptions in one status (and, active,
+        its units bought outside CSP)."""
+        outside = self.other[sku_id][1] if status == "active" and sku_id in self.other else 0
+        return outside + sum(
             s.quantity
             for s in self.subscriptions.values()
             if s.sku_id == sku_id and s.status == status
@@ -212,5 +217,6 @@ class Customer:
         seen = dict.fromkeys(
             s.sku_id for s in self.subscriptions.values() if s.status in LIVE_STATUSES
         )
+        seen.update(dict.fromkeys(self.other))
         seen.update(dict.fromkeys(sku for sku, n in self.consumed.items() if n > 0))
         return list(seen)

@@ -90,6 +90,12 @@ def _load_customer(store: Store, raw: Any, now: datetime, counts: dict[str, int]
         store.add_subscription(customer, _subscription(store, customer, sub_raw, now))
         counts["subscriptions"] += 1
     customer.azure.extend(_azure(customer, raw.get("azure") or [], now))
+    for other in raw.get("other_licenses") or []:
+        if not isinstance(other, dict) or not isinstance(other.get("units", 0), int):
+            raise ScenarioError(f"customer {customer_id}: other_licenses need sku_id and units")
+        sku = str(_require(other, "sku_id", f"customer {customer_id} other licence"))
+        part = str(other.get("part_number") or sku.upper())
+        customer.other[sku] = (part, int(other.get("units", 0)))
     for user_raw in raw.get("users") or []:
         if not isinstance(user_raw, dict):
             raise ScenarioError(f"customer {customer_id}: each user must be an object")

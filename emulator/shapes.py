@@ -192,4 +192,6 @@ def sku_names(customer: Customer, sku_id: str) -> tuple[str, str]:
         if sub.sku_id == sku_id:
             offered = catalogue.offer(sub.offer_id)
             return sub.offer_name, offered.part_number if offered else sku_id.upper()
+    if sku_id in customer.other:  # bought outside CSP: the scenario names its part number
+        return customer.other[sku_id][0], customer.other[sku_id][0]
     return sku_id, sku_id.upper()

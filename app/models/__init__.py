@@ -3,7 +3,7 @@
 from app.models.adjustment import AdjustmentRun
 from app.models.audit import AuditEvent
 from app.models.catalogue import CatalogueItem, CustomerProfile, ProfileOffer, SalesProfile
-from app.models.directory import DirectoryUser, UserLicense
+from app.models.directory import DirectoryUser, UnmanagedSku, UserLicense
 from app.models.insights import InsightSettings, UserActivity
 from app.models.jobs import SyncRun
 from app.models.licensing import ChangeRequest, Subscription, Tranche
@@ -34,6 +34,7 @@ __all__ = [
     "Subscription",
     "SyncRun",
     "Tranche",
+    "UnmanagedSku",
     "UsageSnapshot",
     "User",
     "UserActivity",

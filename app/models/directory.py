@@ -48,3 +48,26 @@ class UserLicense(db.Model):  # type: ignore[name-defined,misc]
     sku_id: Mapped[str] = mapped_column(String(64), index=True)
 
     user: Mapped[DirectoryUser] = relationship(back_populates="licenses")
+
+
+class UnmanagedSku(db.Model):  # type: ignore[name-defined,misc]
+    """A product the customer's tenant has that no CSP subscription grants (an Enterprise
+    Agreement, say), as Graph's subscribedSkus counts it; kept only while Unmanaged license
+    sync is on (docs/unmanaged-licences.md)."""
+
+    __tablename__ = "unmanaged_sku"
+    __table_args__ = (UniqueConstraint("customer_id", "sku_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    sku_id: Mapped[str] = mapped_column(String(64))
+    part_number: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(default=0)  # prepaidUnits.enabled
+    assigned: Mapped[int] = mapped_column(default=0)  # consumedUnits
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def free(self) -> int:
+        """Units paid for and not assigned."""
+        return max(self.total - self.assigned, 0)

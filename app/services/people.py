@@ -9,6 +9,11 @@ reconciliation merges onto and the sync fills first with assigned seats).
 
 The page's read-model (products, people, one person's row) is app.services.people_view.
 
+Products bought outside CSP (an Enterprise Agreement, say; shown while Unmanaged license
+sync is on) are assigned and removed the same way, through Graph only: a unit of them is
+never bought, so an assignment with no free unit is refused before anything is sent
+(docs/unmanaged-licences.md).
+
 Buying and assigning run as one job through the ChangeRequest outbox: the purchase is
 recorded in the request (`params["bought"]`) the moment Partner Center confirms it, so a
 failed assignment is retried without buying a second seat.
@@ -24,13 +29,28 @@ from sqlalchemy import select
 from app.domain import nce
 from app.domain.roles import Role
 from app.extensions import db
-from app.models import ChangeRequest, Customer, Subscription, User, UserLicense
+from app.models import (
+    ChangeRequest,
+    Customer,
+    DirectoryUser,
+    Subscription,
+    UnmanagedSku,
+    User,
+    UserLicense,
+)
 from app.models._types import utcnow
+from app.models.licensing import OPEN_STATES
 from app.services import audit, licensing, outbox, resellers, sync
 from app.services.microsoft import factory
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import PartnerCenterClient
-from app.services.people_view import Product, products, user_of
+from app.services.people_view import (
+    Product,
+    other_products,
+    products,
+    seller_name,
+    user_of,
+)
 
 
 class AssignmentRefused(Exception):
@@ -61,6 +81,8 @@ def request_assignment(
     product = _product(customer, sku_id)
     if sku_id in {lic.sku_id for lic in user.licenses}:
         raise AssignmentRefused(f"{user.name} already has {product.name}.")
+    if _unmanaged(customer, product):
+        return _assign_unmanaged(actor, customer, user, product, idempotency_key)
     if product.target is None:
         raise AssignmentRefused(f"{product.name} has no active subscription to take a seat from.")
     must_buy = customer.auto_increment or buy
@@ -111,13 +133,16 @@ def request_removal(
     product = _product(customer, sku_id)
     if sku_id not in {lic.sku_id for lic in user.licenses}:
         raise AssignmentRefused(f"{user.name} does not have {product.name}.")
-    if product.target is None:
+    unmanaged = _unmanaged(customer, product)
+    if product.target is None and not unmanaged:
         raise AssignmentRefused(f"{product.name} has no active subscription.")
     params = {
         "directory_user_id": user.id,
         "graph_user_id": user.graph_id,
         "user_name": user.name,
         "sku_id": sku_id,
+        "product_name": product.name,
+        "unmanaged": unmanaged,
     }
     return _create(
         actor,
@@ -128,6 +153,38 @@ def request_removal(
         idempotency_key,
         f"Remove {product.name} from {user.name}",
     )
+
+
+def _unmanaged(customer: Customer, product: Product) -> bool:
+    """A product bought outside CSP (no subscription of ours grants it)."""
+    return product.target is None and any(
+        p.sku_id == product.sku_id for p in other_products(customer)
+    )
+
+
+def _assign_unmanaged(
+    actor: User, customer: Customer, user: DirectoryUser, product: Product, key: str
+) -> ChangeRequest:
+    """Assign a free unit of a product bought outside CSP; with none free, refuse: it is
+    not ours to buy."""
+    if product.free < 1:
+        raise AssignmentRefused(
+            f"No free {product.name} licence: all {product.seats} are assigned. It is not "
+            f"bought through {seller_name(customer)}, so none can be bought here; "
+            "remove it from someone first, or buy more where it was bought."
+        )
+    params = {
+        "directory_user_id": user.id,
+        "graph_user_id": user.graph_id,
+        "user_name": user.name,
+        "sku_id": product.sku_id,
+        "product_name": product.name,
+        "unmanaged": True,
+        "buy": False,
+        "bought": False,
+    }
+    summary = f"Assign a free {product.name} licence to {user.name}"
+    return _create(actor, customer, None, "assign", params, key, summary)
 
 
 def apply_assignment_change(
@@ -288,6 +345,15 @@ def _record_licenses(customer: Customer, params: dict[str, Any], *, add: bool) -
         user.licenses.append(UserLicense(sku_id=sku))
     if not add and sku in have:
         user.licenses.remove(have[sku])
+    if params.get("unmanaged"):  # counted as Graph counts it until the next sync
+        other = db.session.scalar(
+            select(UnmanagedSku).where(
+                UnmanagedSku.customer_id == customer.id, UnmanagedSku.sku_id == sku
+            )
+        )
+        if other is not None:
+            other.assigned = max(other.assigned + (1 if add else -1), 0)
+        return
     subs = db.session.scalars(
         select(Subscription)
         .where(
@@ -302,8 +368,13 @@ def _record_licenses(customer: Customer, params: dict[str, Any], *, add: bool) -
         sync.reallocate_assigned(customer.id, sku)
 
 
-def _done_text(change: ChangeRequest, sub: Subscription, params: dict[str, Any]) -> str:
+def _done_text(change: ChangeRequest, sub: Subscription | None, params: dict[str, Any]) -> str:
     name = params.get("user_name", "")
+    if sub is None:  # a product bought outside CSP: nothing bought, nothing billed here
+        product = params.get("product_name") or params["sku_id"]
+        if change.kind == "assign":
+            return f"Done: {name} has {product}."
+        return f"Done: {product} removed from {name}; the licence is free."
     if change.kind == "assign":
         bought = " (one seat bought)" if params.get("bought") else ""
         return f"Done: {name} has {sub.offer_name}{bought}."
@@ -316,14 +387,16 @@ def _done_text(change: ChangeRequest, sub: Subscription, params: dict[str, Any])
 def _create(
     actor: User,
     customer: Customer,
-    sub: Subscription,
+    sub: Subscription | None,
     kind: str,
     params: dict[str, Any],
     key: str,
     summary: str,
 ) -> ChangeRequest:
     busy = AssignmentRefused("Another change of this product is being applied; wait for it.")
-    if outbox.open_change(sub) is not None:
+    if sub is not None and outbox.open_change(sub) is not None:
+        raise busy
+    if sub is None and _open_unmanaged(customer, params["sku_id"]):
         raise busy
     try:
         return outbox.create(
@@ -346,13 +419,29 @@ def _create(
         raise busy from None
 
 
+def _open_unmanaged(customer: Customer, sku_id: str) -> bool:
+    """A change of this product bought outside CSP is being applied (one at a time, as a
+    subscription's: its free units are counted before the job runs)."""
+    return any(
+        c.params.get("sku_id") == sku_id
+        for c in db.session.scalars(
+            select(ChangeRequest).where(
+                ChangeRequest.customer_id == customer.id,
+                ChangeRequest.subscription_id.is_(None),
+                ChangeRequest.kind.in_(("assign", "unassign")),
+                ChangeRequest.state.in_(OPEN_STATES),
+            )
+        )
+    )
+
+
 def _step_id(change: ChangeRequest, step: str) -> str:
     """A stable MS-RequestId per step of one attempt (retries of a step reuse it)."""
     return str(uuid.uuid5(uuid.UUID(change.request_id), step))
 
 
 def _product(customer: Customer, sku_id: str) -> Product:
-    for product in products(customer):
+    for product in (*products(customer), *other_products(customer)):
         if product.sku_id == sku_id:
             return product
     raise AssignmentRefused("That product is not one the company has.")

@@ -3,12 +3,20 @@ their licenses and any assignment in flight. Commands live in `app.services.peop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
 
 from app.extensions import db
-from app.models import ChangeRequest, Customer, DirectoryUser, Subscription, UserLicense
+from app.models import (
+    ChangeRequest,
+    Customer,
+    DirectoryUser,
+    Partner,
+    Subscription,
+    UnmanagedSku,
+    UserLicense,
+)
 from app.services import paging
 from app.services.errors import NotFound
 
@@ -48,7 +56,7 @@ class PersonView:
 
     user: Person
     licenses: list[Product]
-    other_licenses: list[str]
+    other_licenses: list[Product]
     change: ChangeRequest | None
 
     @property
@@ -59,7 +67,8 @@ class PersonView:
 
 @dataclass(frozen=True)
 class PeoplePage:
-    """A page of people with the product summary."""
+    """A page of people with the product summary (and the products bought outside CSP,
+    while Unmanaged license sync is on)."""
 
     products: list[Product]
     people: list[PersonView]
@@ -67,6 +76,29 @@ class PeoplePage:
     page: int
     pages: int
     query: str
+    others: list[Product] = field(default_factory=list)
+
+
+def other_products(customer: Customer) -> list[Product]:
+    """The products the company has outside CSP (an Enterprise Agreement, say), with units /
+    assigned / free as Graph counted them at the last sync; none while Unmanaged license
+    sync is off. They have no subscription (`target` is None): a unit is never bought."""
+    if not customer.unmanaged_license_sync:
+        return []
+    rows = db.session.scalars(
+        select(UnmanagedSku)
+        .where(UnmanagedSku.customer_id == customer.id)
+        .order_by(UnmanagedSku.name, UnmanagedSku.sku_id)
+    )
+    return [Product(r.sku_id, r.name, r.total, r.assigned, None) for r in rows]
+
+
+def seller_name(customer: Customer) -> str:
+    """Who the company buys its CSP products through: its reseller, else the partner."""
+    if customer.reseller is not None:
+        return str(customer.reseller.name)
+    partner = db.session.get(Partner, customer.partner_id)
+    return partner.name if partner is not None else "us"
 
 
 def products(customer: Customer) -> list[Product]:
@@ -128,11 +160,10 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
             held[user_id].append(sku)
     users = [Person(uid, name, upn, tuple(held[uid])) for uid, name, upn in found]
     catalogue = products(customer)
+    others = other_products(customer)
     changes = _open_changes(customer, [u.id for u in users])
-    views = [
-        _person(u, catalogue, changes.get(u.id), customer.unmanaged_license_sync) for u in users
-    ]
-    return PeoplePage(catalogue, views, total, page, pages, query.strip())
+    views = [_person(u, catalogue, changes.get(u.id), customer, others) for u in users]
+    return PeoplePage(catalogue, views, total, page, pages, query.strip(), others)
 
 
 def person(customer: Customer, directory_user_id: int, change_id: int | None = None) -> PersonView:
@@ -148,18 +179,25 @@ def person(customer: Customer, directory_user_id: int, change_id: int | None = N
             and shown.params.get("directory_user_id") == user.id
         ):
             change = shown
-    return _person(user, products(customer), change, customer.unmanaged_license_sync)
+    return _person(user, products(customer), change, customer, other_products(customer))
 
 
 def _person(
-    user: Person, catalogue: list[Product], change: ChangeRequest | None, show_other: bool
+    user: Person,
+    catalogue: list[Product],
+    change: ChangeRequest | None,
+    customer: Customer,
+    others: list[Product],
 ) -> PersonView:
     by_sku = {p.sku_id: p for p in catalogue}
+    other_by_sku = {p.sku_id: p for p in others}
     skus = user.sku_ids
+    # A licence of a product not (yet) counted at a sync shows its SKU id.
+    other = [other_by_sku.get(s) or Product(s, s, 0, 0, None) for s in skus if s not in by_sku]
     return PersonView(
         user=user,
         licenses=[by_sku[s] for s in skus if s in by_sku],
-        other_licenses=[s for s in skus if s not in by_sku] if show_other else [],
+        other_licenses=other if customer.unmanaged_license_sync else [],
         change=change,
     )
 

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
+from app.domain import sku_names
 from app.domain.money import to_cents
 from app.domain.storefront import billing_uplift_percent
 from app.extensions import db
@@ -31,12 +32,13 @@ from app.models import (
     Subscription,
     SyncRun,
     Tranche,
+    UnmanagedSku,
     UserLicense,
 )
 from app.models._types import utcnow
 from app.services import audit, catalogue
 from app.services.microsoft import factory
-from app.services.microsoft.graph import GraphUser
+from app.services.microsoft.graph import GraphSku, GraphUser
 from app.services.microsoft.http import MicrosoftError
 from app.services.microsoft.partner_center import (
     PartnerCenterClient,
@@ -522,6 +524,9 @@ def _sync_users(customer: Customer, report: SyncReport) -> None:
     graph = factory.graph(customer.tenant_id)
     try:
         users: list[GraphUser] = list(graph.users())
+        # The tenant's products with their units, for the licences bought outside CSP:
+        # asked only while Unmanaged license sync is on.
+        skus = graph.subscribed_skus() if customer.unmanaged_license_sync else []
         report.requests += graph.caller.calls
     finally:
         graph.close()
@@ -533,18 +538,16 @@ def _sync_users(customer: Customer, report: SyncReport) -> None:
     }
     # Licences of SKUs no CSP subscription of the customer grants (an Enterprise Agreement,
     # say) are imported only while Unmanaged license sync is on; switched off, they go.
-    managed = (
-        None
-        if customer.unmanaged_license_sync
-        else set(
-            db.session.scalars(
-                select(Subscription.sku_id).where(
-                    Subscription.customer_id == customer.id, Subscription.sku_id.is_not(None)
-                )
+    csp = set(
+        db.session.scalars(
+            select(Subscription.sku_id).where(
+                Subscription.customer_id == customer.id, Subscription.sku_id.is_not(None)
             )
         )
     )
+    managed = None if customer.unmanaged_license_sync else csp
     now = utcnow()
+    _sync_unmanaged_skus(customer, [s for s in skus if s.sku_id not in csp], now)
     for g in users:
         row = existing.pop(g.id, None)
         if row is None:
@@ -560,6 +563,27 @@ def _sync_users(customer: Customer, report: SyncReport) -> None:
     for gone in existing.values():
         db.session.delete(gone)
     report.users += len(users)
+
+
+def _sync_unmanaged_skus(customer: Customer, skus: list[GraphSku], now: datetime) -> None:
+    """Keep the customer's products bought outside CSP (name, units) as Graph counts them;
+    none while Unmanaged license sync is off (`skus` is then empty)."""
+    kept = {
+        row.sku_id: row
+        for row in db.session.scalars(
+            select(UnmanagedSku).where(UnmanagedSku.customer_id == customer.id)
+        )
+    }
+    for sku in skus:
+        row = kept.pop(sku.sku_id, None)
+        if row is None:
+            row = UnmanagedSku(customer_id=customer.id, sku_id=sku.sku_id)
+            db.session.add(row)
+        row.part_number = sku.part_number[:100]
+        row.name = sku_names.product_name(sku.part_number, sku.sku_id)[:200]
+        row.total, row.assigned, row.synced_at = sku.enabled, sku.consumed, now
+    for gone in kept.values():
+        db.session.delete(gone)
 
 
 def _plain(value: Any) -> Any:

@@ -34,7 +34,7 @@ from app.domain import nce
 from app.domain.roles import Role
 from app.models import Customer
 from app.models._types import utcnow
-from app.services import license_rows, paging
+from app.services import license_rows, paging, people_view
 
 ROW_SECONDS = 300  # an upper bound on how long a rendered row is kept, whatever the rules say
 ROWS_KEPT = 5_000  # rows per worker process (about 2 KB each)
@@ -410,7 +410,20 @@ def render_page(
 ) -> str:
     """The whole license page; `open_row` shows that subscription's manage panel open."""
     page = build(company, role, urls, filters or LicenseFilter(), open_row)
-    return personal(render_template("portal/licenses.html", company=company, role=role, page=page))
+    # Products bought outside CSP: a small read-only section beside the kept rows, read and
+    # rendered for each page (only while Unmanaged license sync is on).
+    others = people_view.other_products(company)
+    seller = people_view.seller_name(company) if others else ""
+    return personal(
+        render_template(
+            "portal/licenses.html",
+            company=company,
+            role=role,
+            page=page,
+            others=others,
+            seller=seller,
+        )
+    )
 
 
 def render_more(company: Customer, role: Role, urls: Any, filters: LicenseFilter) -> str:

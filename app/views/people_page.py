@@ -1,11 +1,11 @@
 """The people page's rows, rendered once and kept until what they show changes.
 
 A person's row depends on the person (name, sign-in name, licences), on the company's
-products (names, free seats, where seats are bought), on the company's assign setting and
-the viewer's role. Rows are kept per worker process under a key made of exactly those
-values; a row with an assignment in flight is never kept. The forms' per-request parts
-(CSRF token, idempotency keys) are rendered as markers and filled in for each response, as
-on the license page (app.views.license_page).
+products (names, free seats, where seats are bought) and those bought outside CSP, on the
+company's assign setting and the viewer's role. Rows are kept per worker process under a
+key made of exactly those values; a row with an assignment in flight is never kept. The
+forms' per-request parts (CSRF token, idempotency keys) are rendered as markers and filled
+in for each response, as on the license page (app.views.license_page).
 """
 
 from __future__ import annotations
@@ -38,13 +38,24 @@ def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> list[Ma
         (p.sku_id, p.name, p.free, p.target.id if p.target else None, _scheduled(p))
         for p in page.products
     )
+    others = tuple((p.sku_id, p.name, p.free) for p in page.others)
     setting = (company.id, company.pc_id, company.auto_increment, company.unmanaged_license_sync)
     template = None
     context: dict[str, Any] = {}
     shown: list[Markup] = []
     for person in page.people:
         user = person.user
-        key = ("person", user.id, user.name, user.upn, user.sku_ids, products, setting, role)
+        key = (
+            "person",
+            user.id,
+            user.name,
+            user.upn,
+            user.sku_ids,
+            products,
+            others,
+            setting,
+            role,
+        )
         kept = None if person.change is not None else cache.get(key, now)
         if kept is None:
             if template is None:
@@ -53,6 +64,7 @@ def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> list[Ma
                     "company": company,
                     "role": role,
                     "products": page.products,
+                    "others": page.others,
                     "people_url": url_for("portal.people_list", customer=company.pc_id),
                     "message": None,
                     "buy_sku": None,

@@ -295,6 +295,7 @@ def _person_response(
         role=role,
         person=view,
         products=people_view.products(company),
+        others=people_view.other_products(company),
         message=message,
         buy_sku=buy_sku,
         announce=announce,
