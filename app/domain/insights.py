@@ -217,9 +217,12 @@ def find(
             continue
         last = person.last_seen(rules.with_sign_in)
         if not person.enabled:
-            findings = [
-                Finding(Kind.DISABLED, person, p, "account disabled in Entra ID") for p in held
-            ]
+            why = "account disabled in Entra ID" + (
+                f" (seen disabled since {format_day(person.disabled_since.date())})"
+                if person.disabled_since is not None
+                else ""
+            )
+            findings = [Finding(Kind.DISABLED, person, p, why) for p in held]
         elif (rules.with_sign_in or rules.reports_known) and (
             last is None or today - last >= timedelta(days=rules.inactive_days)
         ):

@@ -77,3 +77,21 @@ def test_days_are_read_and_written_back(raw: str, days: int) -> None:
 def test_days_out_of_bounds_or_not_whole_are_refused_clearly(raw: str) -> None:
     with pytest.raises(SettingError, match="whole number of days from 7 to 730, or 0"):
         parse_value(KEY, raw)
+
+
+def test_the_disabled_insight_says_since_when_the_account_was_seen_disabled() -> None:
+    from decimal import Decimal
+
+    from app.domain.insights import Kind, Product, Rules, find
+
+    product = Product(E3, "Microsoft 365 E3", "SPE_E3", Decimal(36), "USD")
+    found = find(
+        [person(1, "old@x.example", 40, E3), person(2, "new@x.example", None, E3)],
+        [product],
+        Rules(inactive_days=90, excluded_skus=frozenset(), excluded_people=frozenset()),
+        NOW,
+    )
+    reasons = {f.person.upn: f.reason for f in found.insights[0].findings}
+    assert found.insights[0].kind is Kind.DISABLED
+    assert reasons["old@x.example"].startswith("account disabled in Entra ID (seen disabled since")
+    assert reasons["new@x.example"] == "account disabled in Entra ID"
