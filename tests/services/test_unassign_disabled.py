@@ -5,10 +5,11 @@ and counts the freed seat, writing nothing to Microsoft."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template
 from sqlalchemy import select
 
 from app.extensions import db
@@ -143,9 +144,32 @@ def test_the_preview_lists_and_counts_without_changing_anything(
             texts[0].startswith("Would unassign ") and "from Eve Gone, disabled since" in texts[0]
         )
         assert db.session.scalar(select(ChangeRequest)) is None
+        with app.test_request_context():
+            shown = render_template("reconciliation/_plan.html", run=run)
+        assert "Licences of people disabled for long" in shown
+        assert "Would unassign" in shown and "Eve Gone" in shown and "Fay" not in shown
         eve = db.session.scalar(select(DirectoryUser).where(DirectoryUser.upn.startswith("eve")))
         assert eve is not None and [lic.sku_id for lic in eve.licenses] == [E3_SKU]
     # one E3 seat free without it, two with Eve's: both reducible (bought three days ago)
     assert off.saving_now > 0 and on.saving_now == 2 * off.saving_now
     assert _writes(emulator) == []
     assert E3_SKU in _graph_licences(emulator)["eve"]
+
+
+def test_the_cli_sets_the_same_key_with_the_same_bounds(
+    app: Flask, emulator: Emulator, runner: Any
+) -> None:
+    _prepare(app, emulator, "0")
+    refused = runner.invoke(args=["settings", CID, "unassign_disabled_after_days=3"])
+    assert refused.exit_code != 0
+    assert "whole number of days from 7 to 730" in refused.output
+    done = runner.invoke(args=["settings", CID, "unassign_disabled_after_days=45"])
+    assert done.exit_code == 0, done.output
+    assert re.search(r"unassign_disabled_after_days\s+45", done.output)
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.kind == "settings.changed")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+        assert event is not None and event.after == {"unassign_disabled_after_days": "45"}
