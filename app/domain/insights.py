@@ -98,6 +98,7 @@ class Person:
     sku_ids: tuple[str, ...]
     last_sign_in: datetime | None = None
     activity: Mapping[str, date] = field(default_factory=dict)
+    disabled_since: datetime | None = None  # first seen disabled (Graph gives no date)
 
     def last_seen(self, with_sign_in: bool) -> date | None:
         """The latest day of any sign-in (when known) or workload activity."""
@@ -216,9 +217,12 @@ def find(
             continue
         last = person.last_seen(rules.with_sign_in)
         if not person.enabled:
-            findings = [
-                Finding(Kind.DISABLED, person, p, "account disabled in Entra ID") for p in held
-            ]
+            why = "account disabled in Entra ID" + (
+                f" (seen disabled since {format_day(person.disabled_since.date())})"
+                if person.disabled_since is not None
+                else ""
+            )
+            findings = [Finding(Kind.DISABLED, person, p, why) for p in held]
         elif (rules.with_sign_in or rules.reports_known) and (
             last is None or today - last >= timedelta(days=rules.inactive_days)
         ):
@@ -297,3 +301,56 @@ def seat_return(
         "before then.",
         False,
     )
+
+
+# --- unassigning the licences of people disabled for long (a relationship setting) --------
+
+
+def seen_disabled_since(previous: datetime | None, enabled: bool, now: datetime) -> datetime | None:
+    """When the account was first seen disabled: Graph has no disable date, so the first
+    sync or refresh that reads `accountEnabled` false starts the count; enabled again, it is
+    cleared (a later disable starts afresh)."""
+    if enabled:
+        return None
+    return previous or now
+
+
+@dataclass(frozen=True)
+class Unassignment:
+    """One licence the reconciliation unassigns from a person disabled for long."""
+
+    person: Person
+    sku_id: str
+    disabled_since: datetime
+
+
+def disabled_to_unassign(
+    people: Iterable[Person],
+    *,
+    after_days: int,
+    managed_skus: Iterable[str],
+    excluded_people: Iterable[str] = (),
+    excluded_skus: Iterable[str] = (),
+    now: datetime,
+) -> list[Unassignment]:
+    """The licences to unassign: of people disabled (and seen so) for more than
+    `after_days` days, only products bought through CSP for this customer, never an
+    excluded person or product. `after_days` 0 (the setting off) unassigns nothing; so does
+    a disabled person with no date yet (the count starts when Seatwise first sees it)."""
+    if after_days <= 0:
+        return []
+    managed = set(managed_skus)
+    skipped_people = {upn.lower() for upn in excluded_people}
+    skipped_skus = set(excluded_skus)
+    cutoff = now - timedelta(days=after_days)
+    found = []
+    for person in people:
+        since = person.disabled_since
+        if person.enabled or since is None or since >= cutoff:
+            continue
+        if person.upn.lower() in skipped_people:
+            continue
+        for sku in dict.fromkeys(person.sku_ids):
+            if sku in managed and sku not in skipped_skus:
+                found.append(Unassignment(person, sku, since))
+    return found

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-SettingValue = bool | Decimal
+SettingValue = bool | Decimal | int
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class SettingSpec:
 
     key: str
     label: str
-    kind: Literal["bool", "percent"]
+    kind: Literal["bool", "percent", "days"]
     default: SettingValue
     help: str
     # Who decides (PRODUCT.md, issue 19): "reseller" settings may be switched by a reseller
@@ -91,12 +91,23 @@ SETTINGS: tuple[SettingSpec, ...] = (
         Decimal("17.65"),
         "Customers see Azure cost as partner cost × (1 + mark-up).",
     ),
+    SettingSpec(
+        "unassign_disabled_after_days",
+        "Unassign licences of disabled people after (days)",
+        "days",
+        0,
+        "The nightly reconciliation unassigns the CSP licences of people seen disabled in "
+        "Entra for more than this many days, before it returns seats (the preview lists "
+        "them; people excluded in the insights are never touched). 0 or empty: off.",
+    ),
 )
 
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
 
 MARKUP_MIN = Decimal("0")
 MARKUP_MAX = Decimal("500")
+DAYS_MIN = 7
+DAYS_MAX = 730
 _TRUE = {"on", "true", "yes", "1"}
 _FALSE = {"off", "false", "no", "0"}
 
@@ -139,7 +150,26 @@ def parse_value(key: str, raw: str) -> SettingValue:
         if text in _FALSE:
             return False
         raise SettingError(f"{spec.label} must be on or off, not {raw!r}.")
+    if spec.kind == "days":
+        return parse_days(spec, raw)
     return parse_percent(spec, raw)
+
+
+def parse_days(spec: SettingSpec, raw: str) -> int:
+    """Read a number of days: 0 or empty (or off) is off, else between 7 and 730."""
+    text = raw.strip().lower()
+    if text in ("", "off"):
+        return 0
+    message = (
+        f"{spec.label} takes a whole number of days from {DAYS_MIN} to {DAYS_MAX}, "
+        f"or 0 to switch it off, not {raw.strip()!r}."
+    )
+    if not text.isdigit() or len(text) > 6:
+        raise SettingError(message)
+    days = int(text)
+    if days != 0 and not DAYS_MIN <= days <= DAYS_MAX:
+        raise SettingError(message)
+    return days
 
 
 def parse_percent(spec: SettingSpec, raw: str) -> Decimal:
@@ -182,4 +212,6 @@ def format_value(value: SettingValue) -> str:
     """Show a setting value the way the command line and the audit log write it."""
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, int):
+        return str(value)
     return f"{value:.2f}"

@@ -28,6 +28,9 @@ class DirectoryUser(db.Model):  # type: ignore[name-defined,misc]
     upn: Mapped[str] = mapped_column(String(320), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     enabled: Mapped[bool] = mapped_column(default=True)
+    # When Seatwise first saw the account disabled (Graph gives no disable date): set by the
+    # user sync and the insights refresh, cleared when the account is enabled again.
+    disabled_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     licenses: Mapped[list[UserLicense]] = relationship(

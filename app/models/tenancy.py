@@ -92,6 +92,7 @@ class Customer(db.Model):  # type: ignore[name-defined,misc]
     send_all_subscriptions: Mapped[bool] = mapped_column(default=False)
     auto_increment: Mapped[bool] = mapped_column(default=False)
     azure_markup_percent: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("17.65"))
+    unassign_disabled_after_days: Mapped[int] = mapped_column(default=0, server_default="0")
 
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sync_error: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,8 @@ Redis lock so two workers never work on one customer at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,11 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.adjustment import ActionKind, Plan, plan_adjustment
+from app.domain.insights import Unassignment
 from app.extensions import db
 from app.models import AdjustmentRun, ChangeRequest, Customer, Subscription, User
 from app.models._types import utcnow
 from app.queue import enqueue
-from app.services import access, audit, licensing, locks, offers, sync
+from app.services import access, audit, insights, licensing, locks, offers, sync
 from app.services.errors import NotFound
 from app.services.microsoft import factory
 from app.services.microsoft.partner_center import PartnerCenterClient
@@ -84,8 +86,10 @@ def eligible_customers() -> list[str]:
     )
 
 
-def plan_for(customer: Customer, now: datetime) -> Plan:
-    """The plan for a customer from the subscriptions as the database holds them now."""
+def plan_for(customer: Customer, now: datetime, freed: Mapping[str, int] | None = None) -> Plan:
+    """The plan for a customer from the subscriptions as the database holds them now;
+    `freed` (product -> seats) are assigned seats about to be unassigned (the preview of
+    unassigning people disabled for long), counted as free."""
     subs = db.session.scalars(
         select(Subscription).where(
             Subscription.customer_id == customer.id, Subscription.status != "deleted"
@@ -98,6 +102,9 @@ def plan_for(customer: Customer, now: datetime) -> Plan:
         if sub.status == "active":
             key = sub.sku_id or sub.offer_id
             assigned[key] = assigned.get(key, 0) + sub.assigned
+    for key, seats in (freed or {}).items():
+        if key in assigned:
+            assigned[key] = max(assigned[key] - seats, 0)
     _keep_base_for_addons(subs, assigned)
     changing = set(
         db.session.scalars(
@@ -190,11 +197,13 @@ def preview(
         db.session.commit()
         return _outcome(record)
     now = utcnow()
-    plan = plan_for(customer, now)
+    found = insights.disabled_to_unassign(customer, now)
+    plan = plan_for(customer, now, freed=Counter(f.sku_id for f in found))
     if record is None:
         record = _new_run(customer, plan, now.date(), dry_run=True)
     else:
         _fill(record, plan)
+    record.plan = {**record.plan, "unassign": _unassign_lines(customer, found, None)}
     record.state = "previewed"
     record.finished_at = utcnow()
     db.session.commit()
@@ -219,9 +228,11 @@ def run(
         with locks.customer_lock(customer.pc_id):
             _fresh(customer, client)
             now = utcnow()
+            unassigned = _unassign_disabled(customer, now, day)
             plan = plan_for(customer, now)
             try:
                 record = _new_run(customer, plan, day, dry_run=False)
+                record.plan = {**record.plan, "unassign": unassigned}
                 db.session.commit()
             except IntegrityError:  # another worker recorded the day's run first
                 db.session.rollback()
@@ -237,6 +248,65 @@ def run(
         if pc is None:
             client.close()
     return _outcome(record)
+
+
+def _unassign_disabled(customer: Customer, now: datetime, day: date) -> list[dict[str, str]]:
+    """Before seats are returned: unassign the licences of people disabled for longer than
+    the customer's setting (off: nothing), through the outbox's release change (audited),
+    so the seats they held are free for the plan. Once a day (the keys carry the day)."""
+    found = insights.disabled_to_unassign(customer, now)
+    if not found:
+        return []
+    outcomes = insights.release_disabled(
+        customer, found, actor=ACTOR, key=f"disabled-{customer.pc_id}-{day.isoformat()}"
+    )
+    lines = _unassign_lines(customer, found, outcomes)
+    done = sum(1 for line in lines if line["outcome"] == "unassigned")
+    audit.record(
+        "adjustment.unassign_disabled",
+        actor=ACTOR,
+        customer_id=customer.id,
+        object_type="customer",
+        object_id=customer.pc_id,
+        after={"after_days": customer.unassign_disabled_after_days, "licences": lines},
+        outcome="ok" if done == len(lines) else ("partial" if done else "failed"),
+        message=f"Unassigned {done} of {len(lines)} licences of people disabled for more than "
+        f"{customer.unassign_disabled_after_days} days.",
+    )
+    db.session.commit()
+    return lines
+
+
+def _unassign_lines(
+    customer: Customer,
+    found: list[Unassignment],
+    outcomes: Mapping[tuple[int, str], str] | None,
+) -> list[dict[str, str]]:
+    """What the run shows: who, which product, disabled since when, and (real run) how it
+    ended; the preview says what it would do."""
+    names = {s.sku_id: s.offer_name for s in customer.subscriptions if s.sku_id}
+    lines = []
+    for item in found:
+        product = names.get(item.sku_id, item.sku_id)
+        since = item.disabled_since.date().isoformat()
+        lines.append(
+            {
+                "person": item.person.name,
+                "upn": item.person.upn,
+                "sku": item.sku_id,
+                "product": product,
+                "disabled_since": since,
+                "text": (
+                    f"Would unassign {product} from {item.person.name}, disabled since {since}"
+                    if outcomes is None
+                    else f"Unassign {product} from {item.person.name}, disabled since {since}"
+                ),
+                "outcome": ""
+                if outcomes is None
+                else outcomes.get((item.person.id, item.sku_id), ""),
+            }
+        )
+    return lines
 
 
 def _apply(

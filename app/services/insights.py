@@ -248,12 +248,14 @@ def refresh(customer_id: int, *, graph: GraphClient | None = None) -> RefreshRep
         )
     }
     matched = 0
+    now = utcnow()
     for user in users:
         person = people.get(user.id)
         if person is None:  # not imported yet: the next sync brings them
             continue
         matched += 1
         person.enabled = user.enabled
+        person.disabled_since = rules.seen_disabled_since(person.disabled_since, user.enabled, now)
         row = kept.get(person.id)
         if row is None:
             row = UserActivity(directory_user_id=person.id, customer_id=customer.id)
@@ -298,7 +300,13 @@ def _catalogue(customer: Customer, settings: InsightSettings) -> tuple[list[rule
 def people_of(customer: Customer) -> list[rules.Person]:
     """Every person of the company with their licences and activity (three queries)."""
     rows = db.session.execute(
-        select(DirectoryUser.id, DirectoryUser.name, DirectoryUser.upn, DirectoryUser.enabled)
+        select(
+            DirectoryUser.id,
+            DirectoryUser.name,
+            DirectoryUser.upn,
+            DirectoryUser.enabled,
+            DirectoryUser.disabled_since,
+        )
         .where(DirectoryUser.customer_id == customer.id)
         .order_by(DirectoryUser.id)
     ).all()
@@ -317,7 +325,7 @@ def people_of(customer: Customer) -> list[rules.Person]:
         )
     }
     people = []
-    for user_id, name, upn, enabled in rows:
+    for user_id, name, upn, enabled, disabled_since in rows:
         row = activity.get(user_id)
         last = {}
         if row is not None:
@@ -331,6 +339,7 @@ def people_of(customer: Customer) -> list[rules.Person]:
                 sku_ids=tuple(held.get(user_id, ())),
                 last_sign_in=row.last_sign_in if row is not None else None,
                 activity=last,
+                disabled_since=disabled_since,
             )
         )
     return people
@@ -424,6 +433,18 @@ def request_release(
         raise InsightRefused(f"Your role ({role.label}) cannot unassign licences; Admin can.")
     if not items:
         raise InsightRefused("Choose at least one licence to unassign.")
+    return _request(actor, customer, items, idempotency_key=idempotency_key, enqueue_now=True)
+
+
+def _request(
+    actor: User | str,
+    customer: Customer,
+    items: list[tuple[int, str]],
+    *,
+    idempotency_key: str,
+    enqueue_now: bool,
+) -> list[ChangeRequest]:
+    """The release changes of these (person, product) pairs, all or nothing (audited)."""
     by_sku: dict[str, list[int]] = defaultdict(list)
     for person_id, sku in dict.fromkeys(items):
         by_sku[sku].append(person_id)
@@ -474,6 +495,7 @@ def request_release(
                     kind=KIND,
                     params=params,
                     key=key,
+                    enqueue_now=enqueue_now,
                     summary=f"Unassign {product.name} from {names}",
                     audit_event={
                         "kind": "license.release",
@@ -489,6 +511,57 @@ def request_release(
                 f"Another change of {product.name} is being applied; wait for it."
             ) from None
     return changes
+
+
+def disabled_to_unassign(customer: Customer, now: datetime) -> list[rules.Unassignment]:
+    """The licences the reconciliation unassigns: of people seen disabled for more than the
+    customer's `unassign_disabled_after_days` (0: off, nothing), only products bought through
+    CSP for this customer, never a person or product excluded in the insight settings."""
+    days = customer.unassign_disabled_after_days or 0
+    if days <= 0:
+        return []
+    settings = settings_of(customer)
+    return rules.disabled_to_unassign(
+        people_of(customer),
+        after_days=days,
+        managed_skus={p.sku_id for p in products(customer) if p.target is not None},
+        excluded_people=settings.excluded_people,
+        excluded_skus=settings.excluded_skus,
+        now=now,
+    )
+
+
+def release_disabled(
+    customer: Customer, found: list[rules.Unassignment], *, actor: str, key: str
+) -> dict[tuple[int, str], str]:
+    """Unassign these licences now (the reconciliation, inside its job): one release change
+    per product through the outbox, applied here. The same key never releases twice.
+    Returns the outcome per (person, product)."""
+    outcomes: dict[tuple[int, str], str] = {}
+    by_sku: dict[str, list[rules.Unassignment]] = defaultdict(list)
+    for item in found:
+        by_sku[item.sku_id].append(item)
+    for index, (sku, items) in enumerate(sorted(by_sku.items())):
+        pairs = [(i.person.id, sku) for i in items]
+        try:
+            changes = _request(
+                actor, customer, pairs, idempotency_key=f"{key[:40]}-{index}", enqueue_now=False
+            )
+        except InsightRefused as refused:
+            db.session.rollback()
+            for pair in pairs:
+                outcomes[pair] = f"skipped: {refused}"
+            continue
+        for change in changes:
+            done = apply_release(change.id)
+            for pair in pairs:
+                person_id = pair[0]
+                outcomes[pair] = (
+                    "unassigned"
+                    if person_id in done.params.get("done", [])
+                    else f"failed: {done.outcome or done.state}"
+                )
+    return outcomes
 
 
 def apply_release(change_id: int) -> ChangeRequest:

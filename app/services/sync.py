@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from app.domain import sku_names
+from app.domain.insights import seen_disabled_since
 from app.domain.money import to_cents
 from app.domain.storefront import billing_uplift_percent
 from app.extensions import db
@@ -554,6 +555,7 @@ def _sync_users(customer: Customer, report: SyncReport) -> None:
             row = DirectoryUser(customer_id=customer.id, graph_id=g.id, upn=g.upn)
             db.session.add(row)
         row.upn, row.name, row.enabled, row.synced_at = g.upn, g.name, g.enabled, now
+        row.disabled_since = seen_disabled_since(row.disabled_since, g.enabled, now)
         held = set(g.sku_ids) if managed is None else set(g.sku_ids) & managed
         have = {lic.sku_id: lic for lic in row.licenses}
         for sku in held - have.keys():
