@@ -55,7 +55,7 @@ def token(pat: FlaskClient) -> str:
     return csrf_token(pat.get(PAGE).get_data(as_text=True))
 
 
-def test_the_page_shows_the_nine_settings_with_their_explanations_and_links(
+def test_the_page_shows_every_setting_with_their_explanations_and_links(
     pat: FlaskClient,
 ) -> None:
     page = pat.get(PAGE)
