@@ -24,16 +24,26 @@ def enqueue_hourly_sync() -> str:
     return _once(sync_directory, f"sync-all-{datetime.now(UTC):%Y%m%d%H}")
 
 
-def _once(job: Any, job_id: str) -> str:
-    """Enqueue `job` under `job_id` unless a job of that id is already queued."""
+def _once(job: Any, job_id: str, *args: Any, job_timeout: int = 600, retry: Any = None) -> str:
+    """Enqueue `job(*args)` under `job_id` unless a job of that id is already queued."""
     from app.queue import enqueue
 
     with app_context():
         try:
-            enqueue(job, job_id=job_id, unique=True, job_timeout=600)
+            enqueue(job, *args, job_id=job_id, unique=True, job_timeout=job_timeout, retry=retry)
         except DuplicateJobError:
             return f"{job_id} already queued"
     return job_id
+
+
+def _register(function: Any, name: str, cron_text: str, env: str | None = None) -> None:
+    """A cron entry of the seatwise queue; `env` names the variable that may override when."""
+    cron.register(
+        function,
+        queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
+        cron=os.environ.get(env, cron_text) if env else cron_text,
+        name=name,
+    )
 
 
 def enqueue_nightly_adjustment() -> list[str]:
@@ -80,118 +90,61 @@ def requeue_stuck_changes() -> list[int]:
     return requeue()
 
 
-cron.register(
-    requeue_stuck_changes,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron="*/5 * * * *",
-    name="requeue-stuck-changes",
-)
-cron.register(
-    enqueue_nightly_adjustment,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("ADJUSTMENT_CRON", "30 2 * * *"),
-    name="nightly-adjustment",
-)
-cron.register(
-    enqueue_hourly_sync,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("SYNC_CRON", "0 * * * *"),
-    name="hourly-sync",
-)
-cron.register(
-    enqueue_daily_catalogue_refresh,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("CATALOGUE_CRON", "15 3 * * *"),
-    name="daily-catalogue-refresh",
+_register(requeue_stuck_changes, "requeue-stuck-changes", "*/5 * * * *")
+_register(enqueue_nightly_adjustment, "nightly-adjustment", "30 2 * * *", "ADJUSTMENT_CRON")
+_register(enqueue_hourly_sync, "hourly-sync", "0 * * * *", "SYNC_CRON")
+_register(
+    enqueue_daily_catalogue_refresh, "daily-catalogue-refresh", "15 3 * * *", "CATALOGUE_CRON"
 )
 
 
 def enqueue_daily_snapshots() -> str:
     """Once a day: seats, assigned seats and cost per customer and product, for the reports
     (job id snapshots-YYYYMMDD; the job itself keeps one snapshot per product and day)."""
-    from app.queue import enqueue
     from jobs.reports import snapshot_all
 
     today = datetime.now(UTC).date()
-    job_id = f"snapshots-{today:%Y%m%d}"
-    with app_context():
-        try:
-            enqueue(snapshot_all, today.isoformat(), job_id=job_id, unique=True, job_timeout=1800)
-        except DuplicateJobError:
-            return f"{job_id} already queued"
-    return job_id
+    return _once(snapshot_all, f"snapshots-{today:%Y%m%d}", today.isoformat(), job_timeout=1800)
 
 
-cron.register(
-    enqueue_daily_snapshots,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("SNAPSHOT_CRON", "45 23 * * *"),
-    name="daily-usage-snapshots",
-)
+_register(enqueue_daily_snapshots, "daily-usage-snapshots", "45 23 * * *", "SNAPSHOT_CRON")
 
 
 def enqueue_daily_reminders() -> str:
     """Once a day: the renewal and end-of-term reminders due today (job id
     reminders-YYYYMMDD; retried when the SMTP server is down; docs/email.md)."""
-    from rq import Retry
-
-    from app.queue import enqueue
     from jobs.mail import send_reminders
 
     today = datetime.now(UTC).date()
-    job_id = f"reminders-{today:%Y%m%d}"
-    with app_context():
-        try:
-            enqueue(
-                send_reminders,
-                today.isoformat(),
-                job_id=job_id,
-                unique=True,
-                job_timeout=1800,
-                retry=Retry(max=5, interval=[60, 300, 900, 1800, 3600]),
-            )
-        except DuplicateJobError:
-            return f"{job_id} already queued"
-    return job_id
+    return _once(
+        send_reminders,
+        f"reminders-{today:%Y%m%d}",
+        today.isoformat(),
+        job_timeout=1800,
+        retry=_mail_retry(),
+    )
 
 
 def enqueue_monthly_summaries() -> str:
     """On the first of the month: last month's licence summary to the Admins who asked."""
-    from rq import Retry
-
-    from app.queue import enqueue
     from jobs.mail import send_monthly_summaries
 
     first = datetime.now(UTC).date().replace(day=1)
     month = f"{(first - timedelta(days=1)):%Y-%m}"
-    job_id = f"summaries-{month}"
-    with app_context():
-        try:
-            enqueue(
-                send_monthly_summaries,
-                month,
-                job_id=job_id,
-                unique=True,
-                job_timeout=1800,
-                retry=Retry(max=5, interval=[60, 300, 900, 1800, 3600]),
-            )
-        except DuplicateJobError:
-            return f"{job_id} already queued"
-    return job_id
+    return _once(
+        send_monthly_summaries, f"summaries-{month}", month, job_timeout=1800, retry=_mail_retry()
+    )
 
 
-cron.register(
-    enqueue_daily_reminders,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("REMINDER_CRON", "0 7 * * *"),
-    name="daily-mail-reminders",
-)
-cron.register(
-    enqueue_monthly_summaries,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("SUMMARY_CRON", "0 8 1 * *"),
-    name="monthly-licence-summaries",
-)
+def _mail_retry() -> Any:
+    """Mail jobs wait out an SMTP server that is down: 1, 5, 15, 30 and 60 minutes."""
+    from rq import Retry
+
+    return Retry(max=5, interval=[60, 300, 900, 1800, 3600])
+
+
+_register(enqueue_daily_reminders, "daily-mail-reminders", "0 7 * * *", "REMINDER_CRON")
+_register(enqueue_monthly_summaries, "monthly-licence-summaries", "0 8 1 * *", "SUMMARY_CRON")
 
 
 def enqueue_nightly_insights() -> list[str]:
@@ -218,12 +171,7 @@ def enqueue_nightly_insights() -> list[str]:
     return queued
 
 
-cron.register(
-    enqueue_nightly_insights,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("INSIGHTS_CRON", "30 1 * * *"),
-    name="nightly-insights",
-)
+_register(enqueue_nightly_insights, "nightly-insights", "30 1 * * *", "INSIGHTS_CRON")
 
 
 def enqueue_daily_azure_usage() -> str:
@@ -234,9 +182,4 @@ def enqueue_daily_azure_usage() -> str:
     return _once(import_azure_usage, f"azure-usage-{datetime.now(UTC):%Y%m%d}")
 
 
-cron.register(
-    enqueue_daily_azure_usage,
-    queue_name=os.environ.get("RQ_QUEUE", "seatwise"),
-    cron=os.environ.get("AZURE_USAGE_CRON", "0 4 * * *"),
-    name="daily-azure-usage",
-)
+_register(enqueue_daily_azure_usage, "daily-azure-usage", "0 4 * * *", "AZURE_USAGE_CRON")
