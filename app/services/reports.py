@@ -162,20 +162,10 @@ class Savings:
         return self.saving_now + self.saving_at_renewal
 
 
-@dataclass
-class Report:
-    """Everything the customer report shows."""
+class _LineTotals:
+    """Totals over a report's product lines (seats, assigned, free, monthly cost, waste)."""
 
-    customer: Customer
     lines: list[ProductLine]
-    history: list[HistoryPoint]
-    history_by_product: dict[str, list[HistoryPoint]]
-    product: str | None
-    renewals: list[Renewal]
-    savings: Savings
-    now: datetime
-    currency: str = "USD"
-    products: dict[str, str] = field(default_factory=dict)
 
     @property
     def seats(self) -> int:
@@ -196,6 +186,22 @@ class Report:
     @property
     def waste(self) -> Decimal:
         return sum((line.waste for line in self.lines), Decimal(0))
+
+
+@dataclass
+class Report(_LineTotals):
+    """Everything the customer report shows."""
+
+    customer: Customer
+    lines: list[ProductLine]
+    history: list[HistoryPoint]
+    history_by_product: dict[str, list[HistoryPoint]]
+    product: str | None
+    renewals: list[Renewal]
+    savings: Savings
+    now: datetime
+    currency: str = "USD"
+    products: dict[str, str] = field(default_factory=dict)
 
 
 def report(customer: Customer, product: str | None = None, now: datetime | None = None) -> Report:
@@ -300,7 +306,7 @@ def savings(customer: Customer) -> Savings:
 
 
 @dataclass
-class Monthly:
+class Monthly(_LineTotals):
     """Seats, cost and waste by product for a month, and what comes up next."""
 
     customer: Customer
@@ -309,22 +315,6 @@ class Monthly:
     as_of: date | None  # today for this month, else the month's last snapshot (None: none)
     renewals: list[Renewal]
     now: datetime
-
-    @property
-    def seats(self) -> int:
-        return sum(line.seats for line in self.lines)
-
-    @property
-    def assigned(self) -> int:
-        return sum(line.assigned for line in self.lines)
-
-    @property
-    def monthly_cost(self) -> Decimal:
-        return sum((line.monthly_cost for line in self.lines), Decimal(0))
-
-    @property
-    def waste(self) -> Decimal:
-        return sum((line.waste for line in self.lines), Decimal(0))
 
     @property
     def currency(self) -> str:
