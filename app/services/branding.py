@@ -34,7 +34,6 @@ LOGO_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 BrandKind = Literal["partner", "reseller"]
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -77,18 +76,20 @@ class LogoCheck:
 
 
 def brand_for(
-    host: str,
+    host_reseller: Reseller | None,
     user: User | None,
     customer_pc_id: str | None,
     *,
     allowed_customer: Customer | None = None,
 ) -> Brand:
-    """The branding of a page: the host's reseller, else the company's, else the partner's.
+    """The branding of a page: the host's reseller (`host_reseller`, the reseller whose proven
+    host the page is served on: `resellers.reseller_on_host`), else the company's, else the
+    partner's.
 
     `allowed_customer`: the company of the page when the caller has already checked that
     `user` may see it (saves looking it up again).
     """
-    reseller = _reseller_for_host(host)
+    reseller = host_reseller
     if reseller is None and user is not None:
         reseller = _reseller_of_context(user, customer_pc_id, allowed_customer)
         if reseller is not None and not _has_branding(reseller):
@@ -372,16 +373,6 @@ def _bare_host(host: str) -> str:
     if name.startswith("["):
         return ""
     return name.rsplit(":", 1)[0].rstrip(".")
-
-
-def _reseller_for_host(host: str) -> Reseller | None:
-    name = _bare_host(host)
-    if not name or _IPV4.match(name):  # a reseller's host name is never an address
-        return None
-    reseller: Reseller | None = db.session.scalar(
-        select(Reseller).where(Reseller.host_name == name)
-    )
-    return reseller
 
 
 def _reseller_of_context(

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from app.services.errors import NotFound
 # say "authorised".
 _AUTHORISED = {"active", "authorised", "authorized"}
 TXT_PREFIX = "_seatwise-challenge"
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 TXT_VALUE = "seatwise-verification={token}"
 
 
@@ -261,9 +263,10 @@ def _reseller(pc_id: str) -> Reseller:
 
 
 def reseller_on_host(host: str) -> Reseller | None:
-    """The reseller whose active (proven) host name `host` is, or None."""
+    """The reseller whose active (proven) host name `host` is, or None (at once for an IP
+    address: a reseller's host name is never one)."""
     name = _bare(host)
-    if not name:
+    if not name or _IPV4.match(name):
         return None
     found: Reseller | None = db.session.scalar(select(Reseller).where(Reseller.host_name == name))
     return found

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from app.services import branding
+from app.views.resellers import host_reseller
 
 bp = Blueprint("main", __name__)
 
@@ -69,7 +70,7 @@ class PageBrand:
         customer = (request.view_args or {}).get("customer")
         try:
             return branding.brand_for(
-                request.host,
+                host_reseller(),
                 user,
                 customer if isinstance(customer, str) else None,
                 allowed_customer=g.get("company"),

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from app.models import StaffRole
+from app.models import Reseller, StaffRole
 from app.services import resellers
 from app.views.guards import require_partner_admin, require_staff
 
@@ -26,13 +26,22 @@ bp = Blueprint("resellers", __name__, url_prefix="/resellers")
 _ANY_HOST = {"auth.logout", "auth.login", "auth.callback", "main.healthz", "main.logo", "static"}
 
 
+def host_reseller() -> Reseller | None:
+    """The reseller whose proven host this request came to, looked up once per request
+    (keeping people on their host and the page's brand both ask)."""
+    if "host_reseller" not in g:
+        g.host_reseller = resellers.reseller_on_host(request.host)
+    found: Reseller | None = g.host_reseller
+    return found
+
+
 @bp.before_app_request
 def keep_people_on_their_own_host() -> Response | None:
     """Someone signed in on a reseller's host who does not belong there (a direct customer's
     user, another reseller's) is sent to their own host before any page shows the brand."""
     if not current_user.is_authenticated or request.endpoint in _ANY_HOST:
         return None
-    reseller = resellers.reseller_on_host(request.host)
+    reseller = host_reseller()
     if reseller is None or resellers.belongs_on(current_user, reseller):
         return None
     host = resellers.home_host(current_user, current_app.config["PROVIDER_HOSTS"])

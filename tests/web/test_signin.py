@@ -119,6 +119,25 @@ def test_idle_session_ends_and_asks_to_sign_in_again(
     assert answer.headers["Location"].startswith("/auth/login")
 
 
+def test_activity_moves_the_idle_clock_on_without_rewriting_the_cookie_each_time(
+    client: FlaskClient, oidc_provider: OidcProvider, demo: dict[str, int]
+) -> None:
+    sign_in(client, oidc_provider, "pat@partner.example", demo_claims("pat@partner.example"))
+    assert client.get("/companies").status_code == 200
+    # A page seen seconds after the last one sends no new cookie.
+    assert "Set-Cookie" not in client.get("/companies").headers
+    # 90 minutes idle, then a page: the idle clock starts again from now...
+    with client.session_transaction() as session:
+        session["seen_at"] -= 90 * 60
+    answer = client.get("/companies")
+    assert answer.status_code == 200
+    assert "Set-Cookie" in answer.headers
+    # ...so 90 more minutes later (three hours after the first page) the session still holds.
+    with client.session_transaction() as session:
+        session["seen_at"] -= 90 * 60
+    assert client.get("/companies").status_code == 200
+
+
 def test_session_older_than_the_absolute_limit_ends_even_when_active(
     client: FlaskClient, oidc_provider: OidcProvider, demo: dict[str, int]
 ) -> None:
