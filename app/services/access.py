@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, bindparam, false, select
 
 from app.domain.roles import Role
 from app.extensions import db
@@ -22,12 +22,16 @@ def role_on(user: User, customer: Customer) -> Role | None:
         return Role.ADMIN if mine else None
     if not customer.self_service:
         return None
-    membership = db.session.scalar(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.customer_id == customer.id
-        )
-    )
-    return membership.role if membership else None
+    role: Role | None = db.session.execute(
+        _MEMBERSHIP_ROLE, {"user_id": user.id, "customer_id": customer.id}
+    ).scalar()
+    return role
+
+
+# Built once per process, as every statement each page runs (docs/performance.md).
+_MEMBERSHIP_ROLE = select(Membership.role).where(
+    Membership.user_id == bindparam("user_id"), Membership.customer_id == bindparam("customer_id")
+)
 
 
 def companies_query(user: User) -> Select[tuple[Customer]]:
@@ -42,6 +46,29 @@ def companies_query(user: User) -> Select[tuple[Customer]]:
     return query.join(Membership, Membership.customer_id == Customer.id).where(
         Membership.user_id == user.id, Customer.self_service.is_(True)
     )
+
+
+def scoped_companies(user: User) -> tuple[Select[tuple[Customer]], dict[str, int]]:
+    """`companies_query` as a statement built once per kind of user, and its parameters:
+    the same rows, for lists shown on every page view (docs/performance.md)."""
+    if user.staff_role is StaffRole.PARTNER_ADMIN:
+        return _SCOPES["partner"], {}
+    if user.staff_role is StaffRole.RESELLER_ADMIN:
+        if user.reseller_id is None:
+            return _SCOPES["nothing"], {}
+        return _SCOPES["reseller"], {"scope_reseller_id": user.reseller_id}
+    return _SCOPES["member"], {"scope_user_id": user.id}
+
+
+_BY_NAME = select(Customer).order_by(Customer.name)
+_SCOPES: dict[str, Select[tuple[Customer]]] = {
+    "partner": _BY_NAME,
+    "nothing": _BY_NAME.where(false()),
+    "reseller": _BY_NAME.where(Customer.reseller_id == bindparam("scope_reseller_id")),
+    "member": _BY_NAME.join(Membership, Membership.customer_id == Customer.id).where(
+        Membership.user_id == bindparam("scope_user_id"), Customer.self_service.is_(True)
+    ),
+}
 
 
 def companies(user: User, limit: int = 501) -> list[Customer]:

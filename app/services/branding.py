@@ -75,6 +75,10 @@ class LogoCheck:
 # --- what pages show -----------------------------------------------------------------------
 
 
+# Built once per process: every page runs it (docs/performance.md).
+_PARTNER = select(Partner).order_by(Partner.id).limit(1)
+
+
 def brand_for(
     host_reseller: Reseller | None,
     user: User | None,
@@ -94,7 +98,7 @@ def brand_for(
         reseller = _reseller_of_context(user, customer_pc_id, allowed_customer)
         if reseller is not None and not _has_branding(reseller):
             reseller = None
-    partner = db.session.scalar(select(Partner).order_by(Partner.id).limit(1))
+    partner = db.session.execute(_PARTNER).scalars().first()
     fallback_color = _color_or(partner.brand_color if partner else None, DEFAULT_COLOR)
     if reseller is not None:
         return _brand("reseller", reseller, reseller.brand_name or reseller.name, fallback_color)

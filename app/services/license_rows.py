@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain import nce
@@ -217,31 +217,34 @@ def row_stamps(customer: Customer) -> list[RowStamp]:
     return with_open_changes(subscription_stamps(customer), open_changes(customer))
 
 
+# Statements every license page runs, built once per process: building a statement and
+# computing its cache key took ~230 µs, more than SQLite takes to answer it
+# (docs/performance.md). The customer is a bound parameter.
+_STAMPS_VERSION = select(
+    func.count(),
+    func.coalesce(func.sum(Subscription.version), 0),
+    func.max(Subscription.synced_at),
+    func.coalesce(func.max(Subscription.id), 0),
+).where(Subscription.customer_id == bindparam("customer_id"))
+_OPEN_CHANGES = select(ChangeRequest.subscription_id, ChangeRequest.id).where(
+    ChangeRequest.customer_id == bindparam("customer_id"),
+    ChangeRequest.state.in_(OPEN_STATES),
+)
+
+
 def stamps_version(customer: Customer) -> tuple[int, int, datetime | None, int]:
     """What changes whenever any stamp of the customer changes (one aggregate query): every
     write to a subscription raises its version, every sync sets synced_at, and a new or
     removed subscription changes the count or the largest id."""
     count, versions, synced, last = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(Subscription.version), 0),
-            func.max(Subscription.synced_at),
-            func.coalesce(func.max(Subscription.id), 0),
-        ).where(Subscription.customer_id == customer.id)
+        _STAMPS_VERSION, {"customer_id": customer.id}
     ).one()
     return int(count), int(versions), synced, int(last)
 
 
 def open_changes(customer: Customer) -> dict[int, int]:
     """The change being applied to each subscription of the customer that has one."""
-    return dict(
-        db.session.execute(
-            select(ChangeRequest.subscription_id, ChangeRequest.id).where(
-                ChangeRequest.customer_id == customer.id,
-                ChangeRequest.state.in_(OPEN_STATES),
-            )
-        ).all()
-    )
+    return dict(db.session.execute(_OPEN_CHANGES, {"customer_id": customer.id}).all())
 
 
 def with_open_changes(stamps: list[RowStamp], changes: dict[int, int]) -> list[RowStamp]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -268,8 +268,12 @@ def reseller_on_host(host: str) -> Reseller | None:
     name = _bare(host)
     if not name or _IPV4.match(name):
         return None
-    found: Reseller | None = db.session.scalar(select(Reseller).where(Reseller.host_name == name))
+    found: Reseller | None = db.session.execute(_ON_HOST, {"host_name": name}).scalar()
     return found
+
+
+# Built once per process: every page of a signed-in person runs it (docs/performance.md).
+_ON_HOST = select(Reseller).where(Reseller.host_name == bindparam("host_name"))
 
 
 def belongs_on(user: User, reseller: Reseller) -> bool:

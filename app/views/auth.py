@@ -23,6 +23,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required, login_user, logout_user
 from joserfc.errors import JoseError
 from requests import RequestException
+from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response
 
 from app.domain.identity import SignInRefused, expected_issuer, identity_from_claims
@@ -99,11 +100,15 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# Built once per process, as every statement each page runs (docs/performance.md).
+_USER = select(User).where(User.id == bindparam("id"))
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """Load the signed-in person for this request, unless their sessions were ended since
     this cookie was issued (sign-out ends every copy of the cookie, server-side)."""
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = db.session.execute(_USER, {"id": int(user_id)}).scalar() if user_id.isdigit() else None
     # A cookie from before generations existed counts as generation 0: valid until the
     # person's next sign-out moves the generation on.
     if user is None or session.get("session_generation", 0) != user.session_generation:

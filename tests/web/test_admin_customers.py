@@ -130,6 +130,10 @@ def test_search_and_filters_narrow_the_list(app: Flask, partner_admin: FlaskClie
     assert names(q="customer 0001") == {f"bulk-{n:05d}" for n in range(10, 20)}
     assert names(q="bulk7.example") == {"bulk-00007"}
     assert names(q="%") == set()  # LIKE wildcards are searched for, not obeyed
+    assert names(q="bulk_") == set()
+    assert names(q="CUSTOMER 00029") == {"bulk-00029"}  # any case
+    assert names(q="bulk-00003") == {"bulk-00003"}  # the Partner Center id, exactly
+    assert names(q="customer 0001", portal="on") == {"bulk-00012", "bulk-00015", "bulk-00018"}
     assert names(reseller="direct") == {f"bulk-{n:05d}" for n in range(0, 30, 2)}
     assert names(reseller="res-bulk") == {f"bulk-{n:05d}" for n in range(1, 30, 2)}
     assert names(portal="on") == {f"bulk-{n:05d}" for n in range(0, 30, 3)}
