@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
         limits,
         mail,
         main,
+        nav,
         portal,
         reconciliation,
         rendering,
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     limits.register(app)  # rate limits on sign-in and on changes, before every view
     urls.register(app)  # templates' url_for, each URL built once per process
     customer_rows.register(app)  # the console's customer rows, rendered once and kept
+    nav.register(app)  # the navigation links, rendered once per set of what they show
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
