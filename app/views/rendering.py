@@ -19,6 +19,7 @@ from app.extensions import htmx
 
 REFUSED = 422  # a form that was refused: the same page or partial, with its message
 VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+_VARY = ", ".join(VARY)
 
 
 def wants_partial() -> bool:
@@ -59,6 +60,9 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def vary_on_htmx(response: Response) -> Response:
+        if "Vary" not in response.headers:  # most answers: one header set, nothing parsed
+            response.headers["Vary"] = _VARY
+            return response
         for header in VARY:
             if header not in response.vary:
                 response.vary.add(header)

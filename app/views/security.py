@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from functools import lru_cache
 
 from flask import Flask, g, request
 from markupsafe import Markup
@@ -23,6 +24,11 @@ REFERRER_POLICY = "strict-origin-when-cross-origin"  # CSRF over HTTPS needs the
 
 def content_security_policy(style_hashes: list[str]) -> str:
     """The policy of a page whose inline styles have these hashes."""
+    return _policy(tuple(style_hashes))
+
+
+@lru_cache(maxsize=256)
+def _policy(style_hashes: tuple[str, ...]) -> str:
     styles = " ".join(["'self'", *(f"'{h}'" for h in style_hashes)])
     return "; ".join(
         [
