@@ -29,8 +29,9 @@ def role_on(user: User, customer: Customer) -> Role | None:
 
 
 # Built once per process, as every statement each page runs (docs/performance.md).
-_MEMBERSHIP_ROLE = select(Membership.role).where(
-    Membership.user_id == bindparam("user_id"), Membership.customer_id == bindparam("customer_id")
+_MEMBER = Membership.__table__.c
+_MEMBERSHIP_ROLE = select(_MEMBER.role).where(
+    _MEMBER.user_id == bindparam("user_id"), _MEMBER.customer_id == bindparam("customer_id")
 )
 
 
