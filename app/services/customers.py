@@ -264,5 +264,5 @@ def _filtered(query: Select[tuple[Customer]], shape: tuple[str, ...]) -> Select[
     elif "sync:never" in shape:
         query = query.where(Customer.last_synced_at.is_(None), Customer.last_sync_error.is_(None))
     if "portal" in shape:
-        query = query.where(Customer.self_service.is_(bindparam("portal_on")))
+        query = query.where(Customer.self_service == bindparam("portal_on"))
     return query
