@@ -141,12 +141,6 @@ def list_customers(
     page, pages = paging.bounds(total, page, per_page)
     bound.update(limit=per_page, offset=(page - 1) * per_page)
     rows = db.session.execute(listed, bound).all()
-    # Seats and cost of this page's customers only (summing the whole book for every page
-    # made the list's cost grow with the number of customers).
-    totals = {
-        customer_id: (seats, cost)
-        for customer_id, seats, cost in db.session.execute(_TOTALS, {"ids": [r[0] for r in rows]})
-    }
     return CustomerPage(
         rows=[
             CustomerRow(
@@ -157,8 +151,8 @@ def list_customers(
                 last_synced_at=r[5],
                 last_sync_error=r[6],
                 self_service=bool(r[7]),
-                seats=int(totals.get(r[0], (0, 0))[0] or 0),
-                monthly_cost=_money(totals.get(r[0], (0, 0))[1]),
+                seats=int(r[8] or 0),
+                monthly_cost=_money(r[9]),
             )
             for r in rows
         ],
@@ -169,18 +163,6 @@ def list_customers(
     )
 
 
-_TOTALS = (
-    select(
-        Subscription.customer_id,
-        func.sum(Subscription.quantity),
-        func.sum(Subscription.quantity * Subscription.unit_price),
-    )
-    .where(
-        Subscription.customer_id.in_(bindparam("ids", expanding=True)),
-        Subscription.status == "active",
-    )
-    .group_by(Subscription.customer_id)
-)
 _RESELLERS = select(Reseller.pc_id, Reseller.name).order_by(Reseller.name)
 _BUILT: dict[tuple[Select[Any], tuple[str, ...]], tuple[Select[Any], Select[Any]]] = {}
 
@@ -194,14 +176,13 @@ def _statements(
     if built is None:
         query = _filtered(scoped, shape)
         count: Select[Any] = select(func.count()).select_from(query.order_by(None).subquery())
-        listed: Any = (
-            query.outerjoin(Reseller, Reseller.id == Customer.reseller_id)
-            .with_only_columns(
+        page = (
+            query.with_only_columns(
                 Customer.id,
                 Customer.pc_id,
                 Customer.name,
                 Customer.domain,
-                Reseller.name,
+                Customer.reseller_id,
                 Customer.last_synced_at,
                 Customer.last_sync_error,
                 Customer.self_service,
@@ -210,6 +191,37 @@ def _statements(
             .order_by(Customer.id)  # after the name: a stable order across pages
             .limit(bindparam("limit"))
             .offset(bindparam("offset"))
+            .cte("page")
+        )
+        # Seats and cost of this page's customers only, in the same statement (summing the
+        # whole book for every page made the list's cost grow with the number of customers).
+        totals = (
+            select(
+                Subscription.customer_id,
+                func.sum(Subscription.quantity).label("seats"),
+                func.sum(Subscription.quantity * Subscription.unit_price).label("cost"),
+            )
+            .where(Subscription.customer_id.in_(select(page.c.id)), Subscription.status == "active")
+            .group_by(Subscription.customer_id)
+            .subquery("totals")
+        )
+        listed: Any = (
+            select(
+                page.c.id,
+                page.c.pc_id,
+                page.c.name,
+                page.c.domain,
+                Reseller.name,
+                page.c.last_synced_at,
+                page.c.last_sync_error,
+                page.c.self_service,
+                totals.c.seats,
+                totals.c.cost,
+            )
+            .select_from(page)
+            .outerjoin(Reseller, Reseller.id == page.c.reseller_id)
+            .outerjoin(totals, totals.c.customer_id == page.c.id)
+            .order_by(page.c.name, page.c.id)
         )
         built = _BUILT.setdefault(key, (count, listed))
     return built
