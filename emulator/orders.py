@@ -131,8 +131,10 @@ def custom_term_end_dates(
     terminous with an existing subscription of the customer): the calendar month's end
     before the term's own end, and the end dates of the customer's active, paid new-commerce
     subscriptions that fall within the new term. `target` keeps only that subscription's.
-    The query parameters are Microsoft's; the item fields are UNVERIFIED (the page's response
-    example was not at hand: docs/storefront.md, "Co-terming")."""
+    The query parameters and the item fields are Microsoft's (custom-term-end-dates.md's
+    response example): `allowedCustomTermEndDate`, `allowedCustomTermEndDateType`
+    (calendarMonthAligned or subscriptionAligned) and, for a subscription-aligned date, the
+    ids of every subscription ending that day (`cotermSubscriptionIds`)."""
     if term not in ("P1M", "P1Y", "P3Y"):
         raise invalid("term_duration must be P1M, P1Y or P3Y.")
     start = start or now.date()
@@ -148,6 +150,7 @@ def custom_term_end_dates(
                 "allowedCustomTermEndDateType": "calendarMonthAligned",
             }
         )
+    ending: dict[date, list[str]] = {}
     for sub in sorted(customer.subscriptions.values(), key=lambda s: (s.commitment_end, s.id)):
         if target is not None and sub.id != target:
             continue
@@ -155,15 +158,15 @@ def custom_term_end_dates(
             continue
         if not start <= sub.commitment_end <= full_end:
             continue
-        items.append(
-            {
-                "allowedCustomTermEndDate": iso_day(sub.commitment_end),
-                "allowedCustomTermEndDateType": "subscriptionAligned",
-                "subscriptionId": sub.id,
-                "subscriptionFriendlyName": sub.friendly_name or sub.offer_name,
-                "subscriptionTermDuration": sub.term,
-            }
-        )
+        ending.setdefault(sub.commitment_end, []).append(sub.id)
+    items += [
+        {
+            "allowedCustomTermEndDateType": "subscriptionAligned",
+            "cotermSubscriptionIds": ids,
+            "allowedCustomTermEndDate": iso_day(end),
+        }
+        for end, ids in ending.items()
+    ]
     return items
 
 

@@ -262,22 +262,47 @@ def coterm_choices(
         if pc is None:
             client.close()
     start = today or utcnow().date()
+    names = _subscription_names(
+        customer, {i for ends in by_term.values() for e in ends for i in e.subscription_ids}
+    )
     choices = {}
     for i, line in wanted.items():
         option = found[line.offer_id].facts.option(line.term, line.billing)
         totals = rules.line_totals(option, line.quantity) if option else None
         choices[i] = [
-            _choice(e, rules.first_term_cost(totals, start, e.end, line.term) if totals else None)
+            _choice(
+                e,
+                [names.get(s, "") for s in e.subscription_ids],
+                rules.first_term_cost(totals, start, e.end, line.term) if totals else None,
+            )
             for e in by_term[line.term]
         ]
     return {i: found_choices for i, found_choices in choices.items() if found_choices}
 
 
-def _choice(found: CustomTermEnd, cost: tuple[int, rules.Money] | None) -> CotermChoice:
+def _subscription_names(customer: Customer, pc_ids: set[str]) -> dict[str, str]:
+    """The names the license page shows for these Partner Center subscription ids (Partner
+    Center's custom term end dates name subscriptions by id only)."""
+    if not pc_ids:
+        return {}
+    rows = db.session.execute(
+        select(Subscription.pc_id, Subscription.friendly_name, Subscription.offer_name).where(
+            Subscription.customer_id == customer.id, Subscription.pc_id.in_(pc_ids)
+        )
+    )
+    return {pc_id: friendly or offer for pc_id, friendly, offer in rows}
+
+
+def _choice(
+    found: CustomTermEnd, names: list[str], cost: tuple[int, rules.Money] | None
+) -> CotermChoice:
     day = format_day(found.end)
-    if found.subscription_id:
-        name = found.subscription_name or found.subscription_id
-        text = f"End with {name} on {day}"
+    if found.subscription_ids:
+        # Every subscription ending that day, by the name the license page shows; one not
+        # synced here yet by its id.
+        shown = [name or pc_id for name, pc_id in zip(names, found.subscription_ids, strict=True)]
+        listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+        text = f"End with {listed} on {day}"
     else:
         text = f"End with the calendar month on {day}"
     if cost is None:

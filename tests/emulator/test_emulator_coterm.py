@@ -21,11 +21,23 @@ def item(key: str) -> str:
     return offer.catalog_item_id
 
 
-def allowed(pc: Api, query: str) -> list[tuple[str, str | None]]:
+def allowed(pc: Api, query: str) -> list[tuple[str, str, list[str]]]:
+    """(date, type, subscription ids) of each item, in the shape of the page's example."""
     answer = pc.get(f"{DATES}?{query}")
     assert answer.status_code == 200, answer.get_json()
+    items = answer.get_json()["items"]
+    for i in items:
+        expected = {"allowedCustomTermEndDate", "allowedCustomTermEndDateType"}
+        if i["allowedCustomTermEndDateType"] == "subscriptionAligned":
+            expected.add("cotermSubscriptionIds")
+        assert set(i) == expected, i
     return [
-        (i["allowedCustomTermEndDate"], i.get("subscriptionId")) for i in answer.get_json()["items"]
+        (
+            i["allowedCustomTermEndDate"],
+            i["allowedCustomTermEndDateType"],
+            i.get("cotermSubscriptionIds", []),
+        )
+        for i in items
     ]
 
 
@@ -34,13 +46,15 @@ def test_the_allowed_end_dates_are_the_month_end_and_subscriptions_ending_within
 ) -> None:
     load(northwind())
     assert allowed(pc, "term_duration=P1Y") == [
-        ("2026-02-28T00:00:00Z", None),
-        ("2026-01-28T00:00:00Z", "sub-1"),
+        ("2026-02-28T00:00:00Z", "calendarMonthAligned", []),
+        ("2026-01-28T00:00:00Z", "subscriptionAligned", ["sub-1"]),
     ]
     assert allowed(pc, "term_duration=P1Y&target_coterm_subscription_id=sub-1") == [
-        ("2026-01-28T00:00:00Z", "sub-1")
+        ("2026-01-28T00:00:00Z", "subscriptionAligned", ["sub-1"])
     ]
-    assert allowed(pc, "term_duration=P1M") == [("2025-03-31T00:00:00Z", None)]
+    assert allowed(pc, "term_duration=P1M") == [
+        ("2025-03-31T00:00:00Z", "calendarMonthAligned", [])
+    ]
     assert pc.get(f"{DATES}?term_duration=P2Y").status_code == 400
     assert pc.get(f"{DATES}?term_duration=P1Y&term_start_date=2025-03-01").status_code == 400
 

@@ -5,6 +5,7 @@ Partner Center request."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ChangeRequest
+from app.services.demo import SCENARIO, seed_demo
 from tests.support.processes import Emulator
 from tests.support.signin import csrf_token
 from tests.support.storefront import BP, open_store
@@ -109,3 +111,34 @@ def test_an_end_date_partner_center_did_not_offer_is_refused_and_nothing_written
     assert len(emulator.state()["requests"]) == before
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == 0
+
+
+def test_subscriptions_ending_the_same_day_are_offered_as_one_choice_naming_each(
+    app: Flask, signed_in: Callable[[str], FlaskClient], emulator: Emulator
+) -> None:
+    """Partner Center names the subscriptions of a co-terming date by id only
+    (`cotermSubscriptionIds`); the page names each as the license page does."""
+    scenario = copy.deepcopy(SCENARIO)
+    contoso = next(c for c in scenario["customers"] if c["id"] == "cust-contoso")
+    bs = next(s for s in contoso["subscriptions"] if s["id"] == "sub-co-bs")
+    contoso["subscriptions"].append({**bs, "id": "sub-co-bs-sales", "friendly_name": "Sales"})
+    emulator.load(scenario)
+    with app.app_context():
+        seed_demo()
+        open_store("cust-contoso", {BP: {}})
+    ada = signed_in("ada@contoso.example")
+    page = ada.get(f"{CO}/store").get_data(as_text=True)
+    ada.post(
+        f"{CO}/store/cart",
+        data={
+            "csrf_token": csrf_token(page),
+            "offer_id": BP,
+            "quantity": "5",
+            "option": "P1Y/monthly",
+        },
+    )
+    review = ada.get(f"{CO}/store/checkout").get_data(as_text=True)
+    end = emulator_subs(emulator)["sub-co-bs"]["commitmentEndDate"][:10]
+    assert emulator_subs(emulator)["sub-co-bs-sales"]["commitmentEndDate"][:10] == end
+    choices = re.findall(rf'value="{end}"> (End with [^<]*?) on ', review)
+    assert choices == ["End with Microsoft 365 Business Standard and Sales"], review

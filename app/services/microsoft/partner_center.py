@@ -321,11 +321,11 @@ class Eligibility:
 @dataclass(frozen=True)
 class CustomTermEnd:
     """An end date a new subscription may have instead of its full term: the end of a
-    calendar month, or an existing subscription's (`subscription_id`) for co-terming."""
+    calendar month, or the end of existing subscriptions (`subscription_ids`: every one
+    ending that day) for co-terming."""
 
     end: date
-    subscription_id: str | None = None
-    subscription_name: str = ""
+    subscription_ids: tuple[str, ...] = ()
 
 
 def transition_status(transition: dict[str, Any]) -> str:
@@ -690,7 +690,9 @@ class PartnerCenterClient:
         self, customer_id: str, term_duration: str, *, target: str | None = None
     ) -> list[CustomTermEnd]:
         """The allowed custom term end dates of a subscription of `term_duration` bought
-        today (custom-term-end-dates.md), optionally only `target`'s."""
+        today (custom-term-end-dates.md), optionally only `target`'s. Each item is
+        `{allowedCustomTermEndDateType, allowedCustomTermEndDate}`, and a subscription-aligned
+        one also names `cotermSubscriptionIds` (the page's response example)."""
         params = {"term_duration": term_duration}
         if target:
             params["target_coterm_subscription_id"] = target
@@ -698,8 +700,7 @@ class PartnerCenterClient:
         return [
             CustomTermEnd(
                 end=_when(str(item["allowedCustomTermEndDate"])).date(),
-                subscription_id=item.get("subscriptionId") or None,
-                subscription_name=str(item.get("subscriptionFriendlyName") or ""),
+                subscription_ids=tuple(str(i) for i in item.get("cotermSubscriptionIds") or ()),
             )
             for item in answer.get("items", [])
             if item.get("allowedCustomTermEndDate")
