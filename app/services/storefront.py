@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Text, and_, cast, select
+from sqlalchemy import Text, and_, bindparam, cast, select
 
 from app.domain import storefront as rules
 from app.domain.decision import Decision
@@ -94,6 +94,22 @@ _PROFILE_COLUMNS = (
     CatalogueItem.is_trial,
     cast(CatalogueItem.prices, Text),
 )
+# Built once (each request binds the customer and the market).
+_PROFILE_OFFERS = (
+    select(*_PROFILE_COLUMNS)
+    .select_from(CustomerProfile)
+    .join(SalesProfile, SalesProfile.id == CustomerProfile.profile_id)
+    .outerjoin(ProfileOffer, ProfileOffer.profile_id == SalesProfile.id)
+    .outerjoin(
+        CatalogueItem,
+        and_(
+            CatalogueItem.market == bindparam("market"),
+            CatalogueItem.offer_id == ProfileOffer.offer_id,
+        ),
+    )
+    .where(CustomerProfile.customer_id == bindparam("customer_id"))
+    .order_by(ProfileOffer.offer_id)
+)
 OFFERS_KEPT = 64  # states of (profile, catalogue) whose offers a worker process keeps
 
 
@@ -146,18 +162,7 @@ def _kept() -> _Kept:
 def kept_offers(customer: Customer, market: str = catalogue.MARKET) -> KeptOffers | None:
     """The customer's profile and its offers (one statement), or None when the customer has
     no profile (the storefront is closed). Derived again only when what was read changed."""
-    rows = db.session.execute(
-        select(*_PROFILE_COLUMNS)
-        .select_from(CustomerProfile)
-        .join(SalesProfile, SalesProfile.id == CustomerProfile.profile_id)
-        .outerjoin(ProfileOffer, ProfileOffer.profile_id == SalesProfile.id)
-        .outerjoin(
-            CatalogueItem,
-            and_(CatalogueItem.market == market, CatalogueItem.offer_id == ProfileOffer.offer_id),
-        )
-        .where(CustomerProfile.customer_id == customer.id)
-        .order_by(ProfileOffer.offer_id)
-    ).all()
+    rows = db.session.execute(_PROFILE_OFFERS, {"customer_id": customer.id, "market": market}).all()
     if not rows:
         return None
     return _kept().get(tuple(tuple(row) for row in rows))
