@@ -6,17 +6,21 @@ the outbox (app.services.orders) when it is confirmed.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
-from flask import Blueprint, request, session, url_for
+from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import StringField
@@ -42,11 +46,13 @@ from app.services import (
 from app.services.errors import NotFound
 from app.services.microsoft.http import MicrosoftError
 from app.views.guards import get_customer_for
+from app.views.license_page import _CSRF, personal
 from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_partial
 
 bp = Blueprint("storefront", __name__)
 
 CART_LINES = 20  # lines one cart may hold
+OFFERS_KEPT = 500  # rendered offer sections a worker process keeps (about 20 KB each)
 SEATS_TEXT = f"Enter a whole number of seats from 1 to {rules.MAX_SEATS:,}."
 
 
@@ -117,6 +123,70 @@ def _save_cart(company: Customer, lines: list[rules.Line]) -> None:
     session["carts"] = carts
 
 
+class _Sections:
+    """Rendered offer sections, least recently used dropped first (shared by a worker's
+    threads)."""
+
+    def __init__(self, size: int = OFFERS_KEPT) -> None:
+        self._size = size
+        self._kept: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, html: str) -> None:
+        with self._lock:
+            self._kept[key] = html
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+
+def _sections() -> _Sections:
+    kept: _Sections | None = current_app.extensions.get("seatwise.store_sections")
+    if kept is None:
+        kept = current_app.extensions.setdefault("seatwise.store_sections", _Sections())
+    return kept
+
+
+def _offers_html(
+    company: Customer, role: Role, store: storefront.Storefront, filters: catalogue.CatalogueFilter
+) -> Markup:
+    """The offers' section (its forms' CSRF token filled in for this response). It shows the
+    profile's and the catalogue's state (`store.state`: a new one with every change read),
+    through the filters, in the reader's language (the prices' format), to the role (the
+    forms), with links under this customer and script root: that is its key, and it is
+    rendered only when no section of that key is kept."""
+    key = (
+        store.state,
+        filters,
+        role,
+        company.pc_id,
+        request.script_root,
+        request.accept_languages.best or "",
+    )
+    kept = _sections()
+    html = kept.get(key)
+    if html is None:
+        html = render_template(
+            "storefront/_offers_kept.html",
+            company=company,
+            role=role,
+            store=store,
+            filters=filters,
+            describe_option=rules.describe_option,
+            csrf_token=lambda: _CSRF,
+        )
+        if store.state:
+            kept.put(key, html)
+    # Rendered by this module with the app's autoescaping templates: already safe HTML.
+    return Markup(personal(html))  # noqa: S704
+
+
 def _render(
     company: Customer, role: Role, *, message: str | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -129,6 +199,7 @@ def _render(
         "role": role,
         "store": store,
         "filters": filters,
+        "offers_html": partial(_offers_html, company, role, store, filters),  # when shown
         "terms": rules.TERMS,
         "term_names": rules.TERM_NAMES,
         "billing_cycles": rules.BILLING_CYCLES,
