@@ -153,38 +153,56 @@ def _sections() -> _Sections:
     return kept
 
 
-def _offers_html(
-    company: Customer, role: Role, store: storefront.Storefront, filters: catalogue.CatalogueFilter
+def _kept_html(
+    template: str, key: Hashable, store: storefront.Storefront, **context: Any
 ) -> Markup:
-    """The offers' section (its forms' CSRF token filled in for this response). It shows the
-    profile's and the catalogue's state (`store.state`: a new one with every change read),
-    through the filters, in the reader's language (the prices' format), to the role (the
-    forms), with links under this customer and script root: that is its key, and it is
-    rendered only when no section of that key is kept."""
-    key = (
-        store.state,
-        filters,
-        role,
-        company.pc_id,
-        request.script_root,
-        request.accept_languages.best or "",
-    )
+    """A section of the open storefront, rendered only when none of that key is kept (its
+    forms' CSRF token filled in for this response). The key names everything the section
+    shows besides the profile's and the catalogue's state (`store.state`, a new one with
+    every change read)."""
+    key = (template, store.state, key)
     kept = _sections()
     html = kept.get(key)
     if html is None:
-        html = render_template(
-            "storefront/_offers_kept.html",
-            company=company,
-            role=role,
-            store=store,
-            filters=filters,
-            describe_option=rules.describe_option,
-            csrf_token=lambda: _CSRF,
-        )
+        html = render_template(template, store=store, csrf_token=lambda: _CSRF, **context)
         if store.state:
             kept.put(key, html)
     # Rendered by this module with the app's autoescaping templates: already safe HTML.
     return Markup(personal(html))  # noqa: S704
+
+
+def _offers_html(
+    company: Customer, role: Role, store: storefront.Storefront, filters: catalogue.CatalogueFilter
+) -> Markup:
+    """The offers: through the filters, in the reader's language (the prices' format), to
+    the role (the forms), with links under this customer and script root."""
+    return _kept_html(
+        "storefront/_offers_kept.html",
+        (filters, role, company.pc_id, request.script_root, request.accept_languages.best or ""),
+        store,
+        company=company,
+        role=role,
+        filters=filters,
+        describe_option=rules.describe_option,
+    )
+
+
+def _filters_html(
+    company: Customer, store: storefront.Storefront, filters: catalogue.CatalogueFilter
+) -> Markup:
+    """The filters' form: the filters chosen, the offers' publishers and segments, with
+    links under this customer and script root."""
+    return _kept_html(
+        "storefront/_filters_kept.html",
+        (filters, company.pc_id, request.script_root),
+        store,
+        company=company,
+        filters=filters,
+        terms=rules.TERMS,
+        term_names=rules.TERM_NAMES,
+        billing_cycles=rules.BILLING_CYCLES,
+        billing_names=rules.BILLING_NAMES,
+    )
 
 
 def _render(
@@ -200,6 +218,7 @@ def _render(
         "store": store,
         "filters": filters,
         "offers_html": partial(_offers_html, company, role, store, filters),  # when shown
+        "filters_html": partial(_filters_html, company, store, filters),
         "terms": rules.TERMS,
         "term_names": rules.TERM_NAMES,
         "billing_cycles": rules.BILLING_CYCLES,

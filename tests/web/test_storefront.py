@@ -330,14 +330,23 @@ def test_the_partners_changes_show_on_the_next_page_view(
             update(CatalogueItem)
             .where(CatalogueItem.offer_id == BP)
             .values(
-                prices=[{"term": "P1Y", "billing": "annual", "monthly": "30.00", "currency": "USD"}]
+                prices=[
+                    {"term": "P1Y", "billing": "annual", "monthly": "30.00", "currency": "USD"}
+                ],
+                publisher="Fabrikam Software",
             )
         )
         db.session.commit()
     page = ada.get(f"{CO}/store", headers=en).get_data(as_text=True)
     row = prices_of(page, BP)
     assert "$36.00 per seat per month — annual term, paid upfront yearly" in row
-    assert "billed monthly" not in row
+    assert "billed monthly" not in row and "Fabrikam Software · " in row
+    assert '<option value="Fabrikam Software">Fabrikam Software</option>' in page  # a filter
+    # The filters' form shows the filters chosen.
+    for query in ("visio", "premium"):
+        page = ada.get(f"{CO}/store?q={query}&publisher=Fabrikam+Software").get_data(as_text=True)
+        assert f'name="q" value="{query}"' in page
+        assert '<option value="Fabrikam Software" selected>' in page
     with app.app_context():
         customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
         assert customer is not None
