@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import NamedTuple
 
 from flask import current_app
@@ -120,7 +121,7 @@ class KeptOffers:
 
     serial: int
     name: str
-    found: dict[str, StoreOffer]  # by offer id, in the profile's order
+    found: Mapping[str, StoreOffer]  # by offer id, in the profile's order (read-only)
     every: tuple[StoreOffer, ...]  # by title
     publishers: tuple[str, ...]
     segments: tuple[str, ...]
@@ -230,7 +231,7 @@ def _derive(serial: int, state: tuple[tuple[object, ...], ...]) -> KeptOffers:
     return KeptOffers(
         serial,
         rows[0].profile_name,
-        found,
+        MappingProxyType(found),  # shared by the requests that read this state
         every,
         tuple(sorted({o.item.publisher for o in every})),
         tuple(sorted({o.item.segment for o in every})),

@@ -52,7 +52,9 @@ from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_par
 bp = Blueprint("storefront", __name__)
 
 CART_LINES = 20  # lines one cart may hold
-OFFERS_KEPT = 500  # rendered offer sections a worker process keeps (about 20 KB each)
+# Rendered sections of the storefront a worker process keeps: at most this many characters
+# in all (a section of 10 offers is about 17,000; a profile of 1,000 offers, 1.7 million).
+SECTIONS_KEPT = 16_000_000
 SEATS_TEXT = f"Enter a whole number of seats from 1 to {rules.MAX_SEATS:,}."
 
 
@@ -124,11 +126,12 @@ def _save_cart(company: Customer, lines: list[rules.Line]) -> None:
 
 
 class _Sections:
-    """Rendered offer sections, least recently used dropped first (shared by a worker's
-    threads)."""
+    """Rendered sections, least recently used dropped first when they hold more than `size`
+    characters in all (shared by a worker's threads)."""
 
-    def __init__(self, size: int = OFFERS_KEPT) -> None:
+    def __init__(self, size: int = SECTIONS_KEPT) -> None:
         self._size = size
+        self._held = 0
         self._kept: OrderedDict[Hashable, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -140,10 +143,15 @@ class _Sections:
             return found
 
     def put(self, key: Hashable, html: str) -> None:
+        if len(html) > self._size:
+            return
         with self._lock:
+            old = self._kept.pop(key, None)
+            self._held += len(html) - (len(old) if old is not None else 0)
             self._kept[key] = html
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
+            while self._held > self._size:
+                _, dropped = self._kept.popitem(last=False)
+                self._held -= len(dropped)
 
 
 def _sections() -> _Sections:

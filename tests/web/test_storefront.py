@@ -21,6 +21,7 @@ from app.models import (
     Subscription,
 )
 from app.services import catalogue, profiles
+from app.views.storefront import _Sections
 from tests.support.processes import Emulator
 from tests.support.queries import statements_of_get
 from tests.support.signin import csrf_token
@@ -383,3 +384,14 @@ def test_kept_offers_show_each_reader_their_role_and_their_own_form_tokens(
         status, html = add(admin, NW, offer_id=BP, quantity="2", option="P1Y/annual")
         assert status == 200 and "$44.00" in html  # 2 x 22.00
     assert len(tokens) == 2  # one per session, never the first reader's
+
+
+def test_a_worker_keeps_sections_within_a_budget_the_least_recently_used_dropped() -> None:
+    kept = _Sections(size=10)
+    kept.put("a", "12345")
+    kept.put("b", "12345")
+    assert kept.get("a") == "12345"  # now the most recently used
+    kept.put("c", "123")
+    assert kept.get("b") is None and kept.get("a") == "12345" and kept.get("c") == "123"
+    kept.put("d", "x" * 11)  # more than the whole budget: not kept, nothing dropped
+    assert kept.get("d") is None and kept.get("a") == "12345" and kept.get("c") == "123"
