@@ -8,10 +8,10 @@ month in the market's currency.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -131,14 +131,34 @@ def request_refresh() -> str:
 
 def options_of(item: CatalogueItem) -> tuple[PriceOption, ...]:
     """The item's price options, in term then billing order."""
+    return options_from(item.prices)
+
+
+def options_from(prices: Iterable[Mapping[str, Any]]) -> tuple[PriceOption, ...]:
+    """Price options from a catalogue item's stored prices, in term then billing order."""
     options = [
         PriceOption(p["term"], p["billing"], Money(Decimal(p["monthly"]), p["currency"]))
-        for p in item.prices
+        for p in prices
     ]
     order = {term: i for i, term in enumerate(TERMS)}
     return tuple(
         sorted(options, key=lambda o: (order.get(o.term, 9), BILLING_CYCLES.index(o.billing)))
     )
+
+
+class Listed(Protocol):
+    """What the filters look at of a product: a catalogue item, or the storefront's copy."""
+
+    @property
+    def offer_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def publisher(self) -> str: ...
+    @property
+    def segment(self) -> str: ...
+    @property
+    def is_addon(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -171,8 +191,11 @@ class CatalogueFilter:
         return any((self.query, self.publisher, self.segment, self.term, self.billing, self.addons))
 
     def matches(self, item: CatalogueItem) -> bool:
+        return self.matches_listed(item, options_of(item))
+
+    def matches_listed(self, item: Listed, options: Sequence[PriceOption]) -> bool:
+        """Whether a product with these price options matches the filters."""
         text = self.query.lower()
-        options = options_of(item)
         return (
             (not text or text in item.title.lower() or text in item.offer_id.lower())
             and (not self.publisher or item.publisher == self.publisher)

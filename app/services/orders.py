@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.domain import storefront as rules
 from app.domain.decision import RuleViolation
@@ -400,13 +400,24 @@ def _microsoft_text(error: MicrosoftError) -> str:
     )
 
 
-def orders_of(customer: Customer, limit: int = 10) -> list[ChangeRequest]:
+class OrderSummary(NamedTuple):
+    """An order as a list of orders shows it: its id (for its page), summary and state."""
+
+    id: int
+    summary: str
+    state: str
+
+
+# Built once (each request binds the customer and how many).
+_LATEST_ORDERS = (
+    select(ChangeRequest.id, ChangeRequest.summary, ChangeRequest.state)
+    .where(ChangeRequest.customer_id == bindparam("customer_id"), ChangeRequest.kind == KIND)
+    .order_by(ChangeRequest.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def orders_of(customer: Customer, limit: int = 10) -> list[OrderSummary]:
     """The customer's latest orders, newest first."""
-    return list(
-        db.session.scalars(
-            select(ChangeRequest)
-            .where(ChangeRequest.customer_id == customer.id, ChangeRequest.kind == KIND)
-            .order_by(ChangeRequest.id.desc())
-            .limit(limit)
-        )
-    )
+    rows = db.session.execute(_LATEST_ORDERS, {"customer_id": customer.id, "limit": limit})
+    return [OrderSummary._make(row) for row in rows]

@@ -7,22 +7,54 @@ holdings: from our database for the page, from Partner Center for the job (app.s
 
 from __future__ import annotations
 
+import itertools
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
+from typing import NamedTuple
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import Text, and_, bindparam, cast, select
 
 from app.domain import storefront as rules
 from app.domain.decision import Decision
 from app.domain.nce import format_day
 from app.extensions import db
-from app.models import CatalogueItem, Customer, Partner, SalesProfile, Subscription
+from app.models import (
+    CatalogueItem,
+    Customer,
+    CustomerProfile,
+    Partner,
+    ProfileOffer,
+    SalesProfile,
+    Subscription,
+)
 from app.models._types import utcnow
-from app.services import catalogue, offers, profiles
+from app.services import catalogue, offers
 from app.services.microsoft import factory
 from app.services.microsoft.partner_center import CustomTermEnd, PartnerCenterClient
+
+
+@dataclass(frozen=True)
+class StoreItem:
+    """What the storefront shows of a catalogue item (plain values, kept between requests)."""
+
+    offer_id: str
+    catalog_item_id: str
+    title: str
+    publisher: str
+    segment: str
+    addon: str | None
+
+    @property
+    def is_addon(self) -> bool:
+        """Bought on top of base licenses."""
+        return self.addon is not None
 
 
 @dataclass(frozen=True)
@@ -30,7 +62,7 @@ class StoreOffer:
     """One offer a customer may buy: the catalogue item and the rules' view of it (its
     options at the customer's price, its limits)."""
 
-    item: CatalogueItem
+    item: StoreItem
     facts: rules.OfferFacts
 
     @property
@@ -38,44 +70,179 @@ class StoreOffer:
         return self.item.offer_id
 
 
-def offer_facts(customer: Customer) -> dict[str, StoreOffer] | None:
-    """The offers of the customer's profile that the catalogue has, by offer id; None when
-    the customer has no profile (the storefront is closed)."""
-    return _offer_facts(profiles.profile_of(customer))
+# What one statement reads of the customer's profile and its offers in the catalogue: the
+# profile, and per offer of it the partner's price and limits and the catalogue item (None
+# when the catalogue lacks it). The JSON columns are read as their text, so that the rows are
+# plain values: together they are the key the offers' facts are kept under.
+_PROFILE_COLUMNS = (
+    SalesProfile.id,
+    SalesProfile.name,
+    ProfileOffer.offer_id,
+    ProfileOffer.margin_percent,
+    ProfileOffer.fixed_monthly,
+    ProfileOffer.min_quantity,
+    ProfileOffer.max_quantity,
+    CatalogueItem.offer_id,
+    CatalogueItem.catalog_item_id,
+    CatalogueItem.title,
+    CatalogueItem.publisher,
+    CatalogueItem.segment,
+    CatalogueItem.addon,
+    cast(CatalogueItem.prerequisites, Text),
+    CatalogueItem.limit_per_customer,
+    CatalogueItem.min_quantity,
+    CatalogueItem.max_quantity,
+    CatalogueItem.is_trial,
+    cast(CatalogueItem.prices, Text),
+)
+# Built once (each request binds the customer and the market).
+_PROFILE_OFFERS = (
+    select(*_PROFILE_COLUMNS)
+    .select_from(CustomerProfile)
+    .join(SalesProfile, SalesProfile.id == CustomerProfile.profile_id)
+    .outerjoin(ProfileOffer, ProfileOffer.profile_id == SalesProfile.id)
+    .outerjoin(
+        CatalogueItem,
+        and_(
+            CatalogueItem.market == bindparam("market"),
+            CatalogueItem.offer_id == ProfileOffer.offer_id,
+        ),
+    )
+    .where(CustomerProfile.customer_id == bindparam("customer_id"))
+    .order_by(ProfileOffer.offer_id)
+)
+OFFERS_KEPT = 64  # states of (profile, catalogue) whose offers a worker process keeps
 
 
-def _offer_facts(profile: SalesProfile | None) -> dict[str, StoreOffer] | None:
-    if profile is None:
+@dataclass(frozen=True)
+class KeptOffers:
+    """A customer's profile with its offers, derived from what was read (`state`, the key it
+    is kept under); `serial` names that state in this process, for what is kept beside it."""
+
+    serial: int
+    name: str
+    found: Mapping[str, StoreOffer]  # by offer id, in the profile's order (read-only)
+    every: tuple[StoreOffer, ...]  # by title
+    publishers: tuple[str, ...]
+    segments: tuple[str, ...]
+
+
+class _Kept:
+    """The offers of the latest profile states read, least recently used dropped first
+    (shared by a worker's threads). A state is the rows read, so any change to the profile,
+    its offers or their catalogue items is a new key: nothing is ever stale."""
+
+    def __init__(self, size: int = OFFERS_KEPT) -> None:
+        self._size = size
+        self._kept: OrderedDict[tuple[tuple[object, ...], ...], KeptOffers] = OrderedDict()
+        self._lock = threading.Lock()
+        self._serials = itertools.count(1)
+
+    def get(self, state: tuple[tuple[object, ...], ...]) -> KeptOffers:
+        with self._lock:
+            found = self._kept.get(state)
+            if found is not None:
+                self._kept.move_to_end(state)
+                return found
+            serial = next(self._serials)
+        found = _derive(serial, state)
+        with self._lock:
+            self._kept[state] = found
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return found
+
+
+def _kept() -> _Kept:
+    kept: _Kept | None = current_app.extensions.get("seatwise.store_offers")
+    if kept is None:
+        kept = current_app.extensions.setdefault("seatwise.store_offers", _Kept())
+    return kept
+
+
+def kept_offers(customer: Customer, market: str = catalogue.MARKET) -> KeptOffers | None:
+    """The customer's profile and its offers (one statement), or None when the customer has
+    no profile (the storefront is closed). Derived again only when what was read changed."""
+    rows = db.session.execute(_PROFILE_OFFERS, {"customer_id": customer.id, "market": market}).all()
+    if not rows:
         return None
-    items = catalogue.by_offer(o.offer_id for o in profile.offers)
+    return _kept().get(tuple(tuple(row) for row in rows))
+
+
+class _Row(NamedTuple):
+    """One row read (`_PROFILE_COLUMNS`)."""
+
+    profile_id: int
+    profile_name: str
+    chosen: str | None  # the profile's offer (None: a profile without offers)
+    margin_percent: Decimal | None
+    fixed_monthly: Decimal | None
+    chosen_min: int | None
+    chosen_max: int | None
+    listed: str | None  # the catalogue's offer id (None: not in the catalogue)
+    catalog_item_id: str
+    title: str
+    publisher: str
+    segment: str
+    addon: str | None
+    prerequisites: str | None  # JSON text
+    limit_per_customer: int | None
+    min_quantity: int
+    max_quantity: int
+    is_trial: bool
+    prices: str | None  # JSON text
+
+
+def _derive(serial: int, state: tuple[tuple[object, ...], ...]) -> KeptOffers:
+    """The offers of the profile that the catalogue has, at the customer's price."""
     found: dict[str, StoreOffer] = {}
-    for chosen in profile.offers:
-        item = items.get(chosen.offer_id)
-        if item is None:
+    rows = [_Row._make(row) for row in state]
+    for row in rows:
+        if row.chosen is None or row.listed is None:
             continue  # not (any more) in the catalogue of the customer's market: not shown
         options = rules.customer_options(
-            catalogue.options_of(item),
-            rules.Pricing(chosen.margin_percent, chosen.fixed_monthly),
+            catalogue.options_from(json.loads(row.prices or "[]")),
+            rules.Pricing(row.margin_percent, row.fixed_monthly),
         )
         if not options:
             continue
-        least = max(item.min_quantity, chosen.min_quantity or 1)
-        most = min(item.max_quantity, chosen.max_quantity or rules.MAX_SEATS)
-        found[item.offer_id] = StoreOffer(
-            item,
+        found[row.listed] = StoreOffer(
+            StoreItem(
+                row.listed,
+                row.catalog_item_id,
+                row.title,
+                row.publisher,
+                row.segment,
+                row.addon,
+            ),
             rules.OfferFacts(
-                offer_id=item.offer_id,
-                title=item.title,
+                offer_id=row.listed,
+                title=row.title,
                 options=tuple(options),
-                addon=item.addon,
-                prerequisites=frozenset(item.prerequisites),
-                one_per_customer=item.limit_per_customer == 1,
-                min_quantity=least,
-                max_quantity=most,
-                is_trial=item.is_trial,
+                addon=row.addon,
+                prerequisites=frozenset(json.loads(row.prerequisites or "[]")),
+                one_per_customer=row.limit_per_customer == 1,
+                min_quantity=max(row.min_quantity, row.chosen_min or 1),
+                max_quantity=min(row.max_quantity, row.chosen_max or rules.MAX_SEATS),
+                is_trial=row.is_trial,
             ),
         )
-    return found
+    every = tuple(sorted(found.values(), key=lambda o: (o.item.title, o.offer_id)))
+    return KeptOffers(
+        serial,
+        rows[0].profile_name,
+        MappingProxyType(found),  # shared by the requests that read this state
+        every,
+        tuple(sorted({o.item.publisher for o in every})),
+        tuple(sorted({o.item.segment for o in every})),
+    )
+
+
+def offer_facts(customer: Customer) -> dict[str, StoreOffer] | None:
+    """The offers of the customer's profile that the catalogue has, by offer id; None when
+    the customer has no profile (the storefront is closed)."""
+    kept = kept_offers(customer)
+    return dict(kept.found) if kept is not None else None
 
 
 def who_to_ask(customer: Customer) -> str:
@@ -200,26 +367,33 @@ class Storefront:
     segments: list[str]
     ask: str  # who opens a closed storefront ("" when it is open)
     found: Mapping[str, StoreOffer] = field(default_factory=dict)  # every offer, by offer id
+    # The state of the profile and the catalogue the offers come from (`KeptOffers.serial`,
+    # 0 when closed): with the filters, what the offers shown depend on.
+    state: int = 0
 
 
 def page(customer: Customer, filters: catalogue.CatalogueFilter) -> Storefront:
     """The storefront of a customer with the catalogue filters applied (the profile and
-    the catalogue read once: 3 queries when open)."""
-    profile = profiles.profile_of(customer)
-    found = _offer_facts(profile)
-    if profile is None or found is None:
+    the catalogue read in one statement, their offers derived once per state read)."""
+    kept = kept_offers(customer)
+    if kept is None:
         return Storefront(False, None, [], 0, [], [], who_to_ask(customer))
-    every = sorted(found.values(), key=lambda o: (o.item.title, o.offer_id))
-    shown = [o for o in every if filters.matches(o.item)]
+    every = kept.every
+    shown = (
+        [o for o in every if filters.matches_listed(o.item, o.facts.options)]
+        if filters.active
+        else list(every)
+    )
     return Storefront(
         True,
-        profile.name,
+        kept.name,
         shown,
         len(every),
-        sorted({o.item.publisher for o in every}),
-        sorted({o.item.segment for o in every}),
+        list(kept.publishers),
+        list(kept.segments),
         "",
-        found,
+        kept.found,
+        kept.serial,
     )
 
 

@@ -6,17 +6,21 @@ the outbox (app.services.orders) when it is confirmed.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
-from flask import Blueprint, request, session, url_for
+from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import StringField
@@ -42,11 +46,15 @@ from app.services import (
 from app.services.errors import NotFound
 from app.services.microsoft.http import MicrosoftError
 from app.views.guards import get_customer_for
+from app.views.license_page import _CSRF, personal
 from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_partial
 
 bp = Blueprint("storefront", __name__)
 
 CART_LINES = 20  # lines one cart may hold
+# Rendered sections of the storefront a worker process keeps: at most this many characters
+# in all (a section of 10 offers is about 17,000; a profile of 1,000 offers, 1.7 million).
+SECTIONS_KEPT = 16_000_000
 SEATS_TEXT = f"Enter a whole number of seats from 1 to {rules.MAX_SEATS:,}."
 
 
@@ -117,6 +125,94 @@ def _save_cart(company: Customer, lines: list[rules.Line]) -> None:
     session["carts"] = carts
 
 
+class _Sections:
+    """Rendered sections, least recently used dropped first when they hold more than `size`
+    characters in all (shared by a worker's threads)."""
+
+    def __init__(self, size: int = SECTIONS_KEPT) -> None:
+        self._size = size
+        self._held = 0
+        self._kept: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, html: str) -> None:
+        if len(html) > self._size:
+            return
+        with self._lock:
+            old = self._kept.pop(key, None)
+            self._held += len(html) - (len(old) if old is not None else 0)
+            self._kept[key] = html
+            while self._held > self._size:
+                _, dropped = self._kept.popitem(last=False)
+                self._held -= len(dropped)
+
+
+def _sections() -> _Sections:
+    kept: _Sections | None = current_app.extensions.get("seatwise.store_sections")
+    if kept is None:
+        kept = current_app.extensions.setdefault("seatwise.store_sections", _Sections())
+    return kept
+
+
+def _kept_html(
+    template: str, key: Hashable, store: storefront.Storefront, **context: Any
+) -> Markup:
+    """A section of the open storefront, rendered only when none of that key is kept (its
+    forms' CSRF token filled in for this response). The key names everything the section
+    shows besides the profile's and the catalogue's state (`store.state`, a new one with
+    every change read)."""
+    key = (template, store.state, key)
+    kept = _sections()
+    html = kept.get(key)
+    if html is None:
+        html = render_template(template, store=store, csrf_token=lambda: _CSRF, **context)
+        if store.state:
+            kept.put(key, html)
+    # Rendered by this module with the app's autoescaping templates: already safe HTML.
+    return Markup(personal(html))  # noqa: S704
+
+
+def _offers_html(
+    company: Customer, role: Role, store: storefront.Storefront, filters: catalogue.CatalogueFilter
+) -> Markup:
+    """The offers: through the filters, in the reader's language (the prices' format), to
+    the role (the forms), with links under this customer and script root."""
+    return _kept_html(
+        "storefront/_offers_kept.html",
+        (filters, role, company.pc_id, request.script_root, request.accept_languages.best or ""),
+        store,
+        company=company,
+        role=role,
+        filters=filters,
+        describe_option=rules.describe_option,
+    )
+
+
+def _filters_html(
+    company: Customer, store: storefront.Storefront, filters: catalogue.CatalogueFilter
+) -> Markup:
+    """The filters' form: the filters chosen, the offers' publishers and segments, with
+    links under this customer and script root."""
+    return _kept_html(
+        "storefront/_filters_kept.html",
+        (filters, company.pc_id, request.script_root),
+        store,
+        company=company,
+        filters=filters,
+        terms=rules.TERMS,
+        term_names=rules.TERM_NAMES,
+        billing_cycles=rules.BILLING_CYCLES,
+        billing_names=rules.BILLING_NAMES,
+    )
+
+
 def _render(
     company: Customer, role: Role, *, message: str | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -129,6 +225,8 @@ def _render(
         "role": role,
         "store": store,
         "filters": filters,
+        "offers_html": partial(_offers_html, company, role, store, filters),  # when shown
+        "filters_html": partial(_filters_html, company, store, filters),
         "terms": rules.TERMS,
         "term_names": rules.TERM_NAMES,
         "billing_cycles": rules.BILLING_CYCLES,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import (
@@ -21,6 +21,7 @@ from app.models import (
     Subscription,
 )
 from app.services import catalogue, profiles
+from app.views.storefront import _Sections
 from tests.support.processes import Emulator
 from tests.support.queries import statements_of_get
 from tests.support.signin import csrf_token
@@ -193,6 +194,11 @@ def test_an_admin_reviews_the_totals_and_commitment_confirms_and_the_order_is_bo
         pc_id = sub.pc_id
     licenses = ada.get(f"{CO}/licenses").get_data(as_text=True)
     assert f'id="sub-{pc_id}"' in licenses
+    # The storefront lists the order, linked to its page, with how it ended.
+    store = ada.get(f"{CO}/store").get_data(as_text=True)
+    recent = store[store.index('id="orders-heading"') :]
+    assert f'href="{first.headers["Location"]}"' in recent
+    assert "Buy 5 seats of Microsoft 365 Business Premium" in recent and "— done" in recent
     # The partner's console lists the order with the other jobs, and the audit log has it.
     pat = signed_in("pat@partner.example")
     jobs = pat.get("/admin/jobs/").get_data(as_text=True)
@@ -285,3 +291,107 @@ def test_the_storefront_reads_a_constant_number_of_statements_however_many_offer
     page = ada.get(f"{CO}/store").get_data(as_text=True)
     assert page.count('<tr id="offer-') == 1_002 and "Bulk product BULK0999:0001" in page
     assert "Business Premium" in page[page.index('id="cart"') :]  # the cart still priced
+
+
+def prices_of(page: str, offer_id: str) -> str:
+    """The text of one offer's row."""
+    start = page.index(f'<tr id="offer-{offer_id.replace(":", "-")}"')
+    return page[start : page.index("</tr>", start)]
+
+
+def test_the_partners_changes_show_on_the_next_page_view(
+    app: Flask, signed_in: Callable[[str], FlaskClient], contoso_store: None
+) -> None:
+    """The offers are kept between page views: a change of the profile, of its offers or of
+    the catalogue shows on the very next one (the whole page and the filtered partial)."""
+    ada = signed_in("ada@contoso.example")
+    en = {"Accept-Language": "en-US"}
+    page = ada.get(f"{CO}/store", headers=en).get_data(as_text=True)
+    assert "$25.41 per seat per month — annual term, billed monthly" in prices_of(page, BP)
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None
+        profile = profiles.profile_of(customer)
+        assert profile is not None
+        # The partner admin raises the margin and lowers Visio's maximum.
+        profiles.set_offer(staff(), profile, profiles.OfferTerms(BP, "margin", "20"))
+        profiles.set_offer(
+            staff(), profile, profiles.OfferTerms(VISIO, "fixed", "20", max_quantity="40")
+        )
+    page = ada.get(f"{CO}/store", headers=en).get_data(as_text=True)
+    row = prices_of(page, BP)
+    assert "$27.72 per seat per month — annual term, billed monthly" in row  # 23.10 + 20 %
+    assert "$25.41" not in row
+    assert 'max="40"' in prices_of(page, VISIO) and "1 to 40 seats" in prices_of(page, VISIO)
+    part = ada.get(f"{CO}/store?billing=annual", headers={"HX-Request": "true", **en})
+    assert "$26.40 per seat per month" in part.get_data(as_text=True)  # 22.00 + 20 %
+    with app.app_context():
+        # The catalogue's refresh changes Microsoft's price (written without the ORM).
+        db.session.execute(
+            update(CatalogueItem)
+            .where(CatalogueItem.offer_id == BP)
+            .values(
+                prices=[
+                    {"term": "P1Y", "billing": "annual", "monthly": "30.00", "currency": "USD"}
+                ],
+                publisher="Fabrikam Software",
+            )
+        )
+        db.session.commit()
+    page = ada.get(f"{CO}/store", headers=en).get_data(as_text=True)
+    row = prices_of(page, BP)
+    assert "$36.00 per seat per month — annual term, paid upfront yearly" in row
+    assert "billed monthly" not in row and "Fabrikam Software · " in row
+    assert '<option value="Fabrikam Software">Fabrikam Software</option>' in page  # a filter
+    # The filters' form shows the filters chosen.
+    for query in ("visio", "premium"):
+        page = ada.get(f"{CO}/store?q={query}&publisher=Fabrikam+Software").get_data(as_text=True)
+        assert f'name="q" value="{query}"' in page
+        assert '<option value="Fabrikam Software" selected>' in page
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None
+        profile = profiles.profile_of(customer)
+        assert profile is not None
+        profiles.remove_offer(staff(), profile, VISIO)
+    page = ada.get(f"{CO}/store", headers=en).get_data(as_text=True)
+    assert "Visio Plan 2" not in page and "1 of 1 products" in page
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-contoso"))
+        assert customer is not None
+        profiles.assign(staff(), customer, None)
+    page = ada.get(f"{CO}/store", headers=en).get_data(as_text=True)
+    assert "The storefront is closed for Contoso Ltd" in page and "Add to cart" not in page
+
+
+def test_kept_offers_show_each_reader_their_role_and_their_own_form_tokens(
+    app: Flask, signed_in: Callable[[str], FlaskClient], demo: dict[str, int]
+) -> None:
+    """Northwind's offers seen by an Admin and by a user who may only look, in turn: each
+    sees what their role allows, and each page's forms carry that session's CSRF token."""
+    with app.app_context():
+        open_store("cust-northwind", {BP: {}})
+    ann = signed_in("ann@northwind.example")
+    admins = [signed_in("max@northwind.example"), signed_in("max@northwind.example")]
+    tokens = set()
+    for admin in admins:
+        assert "Add to cart" not in ann.get(f"{NW}/store").get_data(as_text=True)
+        page = admin.get(f"{NW}/store").get_data(as_text=True)
+        assert "Add to cart" in page
+        mine = set(re.findall(r'name="csrf_token" value="([^"]+)"', page))
+        assert mine == {csrf_token(page)} == set(re.findall(r'"X-CSRFToken": "([^"]+)"', page))
+        tokens |= mine
+        status, html = add(admin, NW, offer_id=BP, quantity="2", option="P1Y/annual")
+        assert status == 200 and "$44.00" in html  # 2 x 22.00
+    assert len(tokens) == 2  # one per session, never the first reader's
+
+
+def test_a_worker_keeps_sections_within_a_budget_the_least_recently_used_dropped() -> None:
+    kept = _Sections(size=10)
+    kept.put("a", "12345")
+    kept.put("b", "12345")
+    assert kept.get("a") == "12345"  # now the most recently used
+    kept.put("c", "123")
+    assert kept.get("b") is None and kept.get("a") == "12345" and kept.get("c") == "123"
+    kept.put("d", "x" * 11)  # more than the whole budget: not kept, nothing dropped
+    assert kept.get("d") is None and kept.get("a") == "12345" and kept.get("c") == "123"
