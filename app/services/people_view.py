@@ -10,7 +10,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import BindParameter, Integer, bindparam, func, or_, select
+from sqlalchemy import BindParameter, Connection, Integer, bindparam, func, or_, select
 
 from app.extensions import db
 from app.models import (
@@ -187,8 +187,9 @@ _OTHER_LINES = (
 # for the people of the page).
 _OPEN_ASSIGNMENTS = select(ChangeRequest.id, ChangeRequest.params).where(
     ChangeRequest.customer_id == _CUSTOMER,
-    ChangeRequest.kind.in_(ASSIGNMENT_KINDS),
-    ChangeRequest.state.in_(OPEN_STATES),
+    # Equalities rather than IN: a list of values is expanded again at every execution.
+    or_(*(ChangeRequest.kind == kind for kind in ASSIGNMENT_KINDS)),
+    or_(*(ChangeRequest.state == state for state in OPEN_STATES)),
 )
 
 
@@ -217,10 +218,10 @@ def products(customer: Customer) -> list[Product]:
     return [Product(*line) for line in _grouped(subs)]
 
 
-def catalogue(customer: Customer) -> list[Line]:
+def catalogue(customer: Customer, read: Connection | None = None) -> list[Line]:
     """The company's products as the people page shows them: plain values from one query of
-    the columns needed (no ORM objects)."""
-    subs = db.session.execute(_LINES, {"customer": customer.id}).all()
+    the columns needed (no ORM objects; `read`: the session's connection)."""
+    subs = (read or db.session.connection()).execute(_LINES, {"customer": customer.id}).all()
     return [
         Line(
             sku,
@@ -234,12 +235,12 @@ def catalogue(customer: Customer) -> list[Line]:
     ]
 
 
-def other_lines(customer: Customer) -> list[Line]:
+def other_lines(customer: Customer, read: Connection | None = None) -> list[Line]:
     """`other_products` as plain lines (one query of four columns; none while Unmanaged
     license sync is off)."""
     if not customer.unmanaged_license_sync:
         return []
-    rows = db.session.execute(_OTHER_LINES, {"customer": customer.id}).all()
+    rows = (read or db.session.connection()).execute(_OTHER_LINES, {"customer": customer.id})
     return [
         Line(sku, name, total, used, max(total - used, 0), None) for sku, name, total, used in rows
     ]
@@ -271,8 +272,8 @@ def _searched(like: bool) -> tuple[Any, Any]:
         .select_from(found.outerjoin(UserLicense, UserLicense.directory_user_id == found.c.id))
         .order_by(found.c.name, found.c.id, UserLicense.id)
     )
-    # A count of the indexed column (customer_id, name, id): no subquery of every column.
-    return page, select(func.count(DirectoryUser.id)).where(*where)
+    # A count over the index of customer_id (no subquery of every column).
+    return page, select(func.count()).select_from(DirectoryUser).where(*where)
 
 
 _ALL, _SEARCHED = _searched(like=False), _searched(like=True)
@@ -286,24 +287,26 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
     if text:
         params["like"] = f"%{text.replace('%', '').replace('_', '')}%"
     rows_of, count = _SEARCHED if text else _ALL
-    total = int(db.session.scalar(count, params) or 0)
+    # Plain rows through the session's connection: nothing here is an ORM object.
+    read = db.session.connection()
+    total = int(read.execute(count, params).scalar() or 0)
     page, pages = paging.bounds(total, page, PAGE_SIZE)
     params["offset"] = (page - 1) * PAGE_SIZE
-    rows = db.session.execute(rows_of, params).all() if total else []
+    rows = read.execute(rows_of, params).all() if total else []
     # A row per licence held (in the order they were recorded), grouped by person.
     people = [
         Person(uid, name, upn, tuple([r[3] for r in held if r[3] is not None]))
         for (uid, name, upn), held in groupby(rows, key=itemgetter(0, 1, 2))
     ]
     return PeoplePage(
-        catalogue(customer),
+        catalogue(customer, read),
         people,
         total,
         page,
         pages,
         query.strip(),
-        other_lines(customer),
-        _open_changes(customer, [p.id for p in people]),
+        other_lines(customer, read),
+        _open_changes(customer, [p.id for p in people], read),
     )
 
 
@@ -343,12 +346,14 @@ def _person(
     )
 
 
-def _open_changes(customer: Customer, user_ids: list[int]) -> dict[int, ChangeRequest]:
+def _open_changes(
+    customer: Customer, user_ids: list[int], read: Connection | None = None
+) -> dict[int, ChangeRequest]:
     """The assignments in flight of these people: which ones, from plain rows of the
     company's open assignments; the changes themselves only when some are of these people."""
     if not user_ids:
         return {}
-    rows = db.session.execute(_OPEN_ASSIGNMENTS, {"customer": customer.id}).all()
+    rows = (read or db.session.connection()).execute(_OPEN_ASSIGNMENTS, {"customer": customer.id})
     wanted = set(user_ids)
     ids = [change_id for change_id, params in rows if params.get("directory_user_id") in wanted]
     if not ids:

@@ -361,3 +361,28 @@ def test_a_page_shown_before_follows_renames_seats_and_settings_on_the_next_requ
     # Each answer still has its own idempotency keys and this response's CSRF token.
     keys = re.findall(r'name="idempotency_key" value="([0-9a-f]+)"', before + auto)
     assert len(keys) > 2 and len(set(keys)) == len(keys) and "csrf-" not in before + auto
+
+
+def test_a_page_with_an_assignment_in_flight_shows_it_until_it_is_done(
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
+) -> None:
+    prepare(app, emulator, acme(assigned=8, extra_users=2))
+    pat = partner_admin(app, oidc_provider)
+    zoe = zoe_id(app)
+    pat.get(PEOPLE)  # the page without the change, kept
+    assign(pat, zoe)
+    for _ in range(2):
+        page = pat.get(PEOPLE).get_data(as_text=True)
+        row = page[page.index(f'id="person-{zoe}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'aria-busy="true"' in row and "Working: " in row and "/row?change=" in row
+        other = page[page.index("zoe1@acme.example") :]
+        assert 'aria-busy="true"' not in other[: other.index("</tr>")]
+    work()
+    page = pat.get(PEOPLE).get_data(as_text=True)
+    row = page[page.index(f'id="person-{zoe}"') :]
+    row = row[: row.index("</tr>")]
+    assert "aria-busy" not in row and "Microsoft 365 Business Premium" in row
