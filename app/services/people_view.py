@@ -27,6 +27,7 @@ from app.services import paging
 from app.services.errors import NotFound
 
 PAGE_SIZE = 50
+PAGES_AT_MOST = 10**9  # a page asked for beyond this is past the last one (an OFFSET binds)
 ASSIGNMENT_KINDS = ("assign", "unassign")
 
 
@@ -266,14 +267,22 @@ def _searched(like: bool) -> tuple[Any, Any]:
         .limit(PAGE_SIZE)
         .subquery()
     )
-    # A row per licence held (in the order they were recorded), or one for nobody's.
+    # A count over the index of customer_id (no subquery of every column).
+    count = select(func.count()).select_from(DirectoryUser).where(*where)
+    # The count, then a row per licence held (in the order they were recorded) or one for
+    # somebody without: the count and the page in one statement.
     page = (
-        select(found.c.id, found.c.name, found.c.upn, UserLicense.sku_id)
+        select(
+            count.scalar_subquery().label("total"),
+            found.c.id,
+            found.c.name,
+            found.c.upn,
+            UserLicense.sku_id,
+        )
         .select_from(found.outerjoin(UserLicense, UserLicense.directory_user_id == found.c.id))
         .order_by(found.c.name, found.c.id, UserLicense.id)
     )
-    # A count over the index of customer_id (no subquery of every column).
-    return page, select(func.count()).select_from(DirectoryUser).where(*where)
+    return page, count
 
 
 _ALL, _SEARCHED = _searched(like=False), _searched(like=True)
@@ -281,7 +290,8 @@ _ALL, _SEARCHED = _searched(like=False), _searched(like=True)
 
 def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePage:
     """One page of the company's people, searched by name or sign-in name (bounded queries:
-    the count, the page with its licences, the products, the changes in flight)."""
+    the page with its count and licences, the products, the changes in flight; and a count
+    when the page asked for is past the last one)."""
     params: dict[str, Any] = {"customer": customer.id}
     text = query.strip().lower()
     if text:
@@ -289,14 +299,20 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
     rows_of, count = _SEARCHED if text else _ALL
     # Plain rows through the session's connection: nothing here is an ORM object.
     read = db.session.connection()
-    total = int(read.execute(count, params).scalar() or 0)
-    page, pages = paging.bounds(total, page, PAGE_SIZE)
-    params["offset"] = (page - 1) * PAGE_SIZE
-    rows = read.execute(rows_of, params).all() if total else []
+    params["offset"] = (min(max(page, 1), PAGES_AT_MOST) - 1) * PAGE_SIZE
+    rows = read.execute(rows_of, params).all()
+    if rows:
+        total = int(rows[0][0])
+        page, pages = paging.bounds(total, page, PAGE_SIZE)
+    else:  # nobody matches, or a page past the last one: count, and show the last page
+        total = int(read.execute(count, params).scalar() or 0)
+        page, pages = paging.bounds(total, page, PAGE_SIZE)
+        params["offset"] = (page - 1) * PAGE_SIZE
+        rows = read.execute(rows_of, params).all() if total else []
     # A row per licence held (in the order they were recorded), grouped by person.
     people = [
-        Person(uid, name, upn, tuple([r[3] for r in held if r[3] is not None]))
-        for (uid, name, upn), held in groupby(rows, key=itemgetter(0, 1, 2))
+        Person(uid, name, upn, tuple([r[4] for r in held if r[4] is not None]))
+        for (_, uid, name, upn), held in groupby(rows, key=itemgetter(0, 1, 2, 3))
     ]
     return PeoplePage(
         catalogue(customer, read),

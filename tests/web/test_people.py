@@ -278,6 +278,13 @@ def test_people_page_with_5000_people_renders_in_a_bounded_number_of_queries(
     assert "Page 1 of" in pat.get(PEOPLE).get_data(as_text=True)
     found = pat.get(f"{PEOPLE}?q=person 04999").get_data(as_text=True)
     assert "p4999@acme.example" in found and "1 person matching" in found
+    # A page past the last one shows the last one; a search nobody matches says so.
+    last = pat.get(f"{PEOPLE}?page={10**30}").get_data(as_text=True)
+    assert "Page 101 of 101" in last and 'rel="prev"' in last and 'rel="next"' not in last
+    assert "Zoe 1" in last  # the last by name
+    assert statements_of_get(app, pat, f"{PEOPLE}?page=101") == many
+    nobody = pat.get(f"{PEOPLE}?q=nobody&page=3").get_data(as_text=True)
+    assert "Nobody matches “nobody”" in nobody and "0 people matching" in nobody
 
 
 def test_rows_kept_from_an_earlier_page_follow_licence_changes_and_get_fresh_keys(
