@@ -2,10 +2,11 @@
 
 A person's row depends on the person (name, sign-in name, licences), on the company's
 products (names, free seats, where seats are bought) and those bought outside CSP, on the
-company's assign setting and the viewer's role. Rows are kept per worker process under a
-key made of exactly those values; a row with an assignment in flight is never kept. The
-forms' per-request parts (CSRF token, idempotency keys) are rendered as markers and filled
-in for each response, as on the license page (app.views.license_page).
+company's assign setting, the viewer's role and the script root (its links). Rows are kept
+per worker process under a key made of exactly those values; a row with an assignment in
+flight is never kept. The forms' per-request parts (CSRF token, idempotency keys) are
+rendered as markers and filled in for each response, as on the license page
+(app.views.license_page).
 
 The page's content (the products with their seats, the search, the table of people and its
 pager) is kept the same way, under a key made of everything it shows: the company's name and
@@ -31,7 +32,7 @@ from app.models._types import utcnow
 from app.services import people_view
 from app.views.license_page import _CSRF, _KEY, ROW_SECONDS, KeptRow, RowCache, personal
 
-PAGES_KEPT = 40  # whole tables and contents of pages (about 100 KB each) a worker keeps
+PAGES_KEPT = 20  # pages' contents, and htmx tables, a worker keeps (each about 140 KB)
 TABLE = "portal/_people_table.html"
 PAGE = "portal/people.html"
 
@@ -73,7 +74,7 @@ def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> Markup:
     now = utcnow()
     products = tuple(page.products)
     others = tuple(page.others)
-    setting = _setting(company)
+    setting = (request.script_root, _setting(company))  # the rows' links, the settings
     template = None
     context: dict[str, Any] = {}
     shown: list[str] = []
@@ -113,7 +114,7 @@ def _page_key(company: Customer, role: Role, page: people_view.PeoplePage) -> Ha
     )
 
 
-def _kept(name: str, key: Hashable | None, make: Callable[[], str]) -> Markup:
+def _kept(name: str, key: Hashable | None, make: Callable[[], str]) -> str:
     """The HTML kept under `key`, else made now (and kept unless `key` is None)."""
     now = utcnow()
     cache = _cache(name, PAGES_KEPT)
@@ -122,27 +123,33 @@ def _kept(name: str, key: Hashable | None, make: Callable[[], str]) -> Markup:
         kept = KeptRow(make(), 0, now + timedelta(seconds=ROW_SECONDS))
         if key is not None:
             cache.put(key, kept)
-    # Rendered by the app's autoescaping templates: already safe HTML.
-    return Markup(kept.html)  # noqa: S704
+    return kept.html
 
 
-def table(company: Customer, role: Role, page: people_view.PeoplePage) -> Markup:
-    """The table of people with its count and pager (markers for the per-request parts)."""
+def _table(company: Customer, role: Role, page: people_view.PeoplePage) -> str:
+    """The table of people with its count and pager, rendered now (rows kept or not)."""
+    context = _context(company, role, page)
+    context["rows"] = rows(company, role, page)
+    return current_app.jinja_env.get_template(TABLE).render(context)
+
+
+def table(company: Customer, role: Role, page: people_view.PeoplePage) -> str:
+    """The table of people (the htmx search's answer), kept or rendered now."""
+    return _kept(
+        "seatwise.people_tables",
+        _page_key(company, role, page),
+        lambda: _table(company, role, page),
+    )
+
+
+def content(company: Customer, role: Role, page: people_view.PeoplePage) -> str:
+    """The page's content: products, search and the table of people, kept or rendered now
+    (the table within it is not kept apart)."""
 
     def make() -> str:
         context = _context(company, role, page)
-        context["rows"] = rows(company, role, page)
-        return current_app.jinja_env.get_template(TABLE).render(context)
-
-    return _kept("seatwise.people_tables", _page_key(company, role, page), make)
-
-
-def content(company: Customer, role: Role, page: people_view.PeoplePage) -> Markup:
-    """The page's content: products, search and the table of people."""
-
-    def make() -> str:
-        context = _context(company, role, page)
-        context["table"] = table(company, role, page)
+        # Rendered by the app's autoescaping templates: already safe HTML.
+        context["table"] = Markup(_table(company, role, page))  # noqa: S704
         return current_app.jinja_env.get_template("portal/_people_content.html").render(context)
 
     return _kept("seatwise.people_contents", _page_key(company, role, page), make)
@@ -159,6 +166,7 @@ def render(template: str, company: Customer, role: Role, page: people_view.Peopl
             company=company,
             role=role,
             page=page,
-            content=content(company, role, page),
+            # Rendered by the app's autoescaping templates: already safe HTML.
+            content=Markup(content(company, role, page)),  # noqa: S704
         )
     )
