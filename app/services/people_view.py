@@ -194,6 +194,14 @@ _OPEN_ASSIGNMENTS = select(ChangeRequest.id, ChangeRequest.params).where(
 )
 
 
+def _reader() -> Connection:
+    """The session's connection for plain rows, after writing what the session holds (as a
+    query through the session would: autoflush)."""
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection()
+
+
 def _grouped[S: _Seats](subs: Iterable[S]) -> list[tuple[str, str, int, int, S | None]]:
     """(sku, name, seats, assigned, target) per SKU, by name: seats and assigned of the
     active subscriptions; the target is the oldest active paid one (else the oldest active
@@ -222,7 +230,7 @@ def products(customer: Customer) -> list[Product]:
 def catalogue(customer: Customer, read: Connection | None = None) -> list[Line]:
     """The company's products as the people page shows them: plain values from one query of
     the columns needed (no ORM objects; `read`: the session's connection)."""
-    subs = (read or db.session.connection()).execute(_LINES, {"customer": customer.id}).all()
+    subs = (read or _reader()).execute(_LINES, {"customer": customer.id}).all()
     return [
         Line(
             sku,
@@ -241,7 +249,7 @@ def other_lines(customer: Customer, read: Connection | None = None) -> list[Line
     license sync is off)."""
     if not customer.unmanaged_license_sync:
         return []
-    rows = (read or db.session.connection()).execute(_OTHER_LINES, {"customer": customer.id})
+    rows = (read or _reader()).execute(_OTHER_LINES, {"customer": customer.id})
     return [
         Line(sku, name, total, used, max(total - used, 0), None) for sku, name, total, used in rows
     ]
@@ -298,7 +306,7 @@ def people_page(customer: Customer, query: str = "", page: int = 1) -> PeoplePag
         params["like"] = f"%{text.replace('%', '').replace('_', '')}%"
     rows_of, count = _SEARCHED if text else _ALL
     # Plain rows through the session's connection: nothing here is an ORM object.
-    read = db.session.connection()
+    read = _reader()
     params["offset"] = (min(max(page, 1), PAGES_AT_MOST) - 1) * PAGE_SIZE
     rows = read.execute(rows_of, params).all()
     if rows:
@@ -369,7 +377,7 @@ def _open_changes(
     company's open assignments; the changes themselves only when some are of these people."""
     if not user_ids:
         return {}
-    rows = (read or db.session.connection()).execute(_OPEN_ASSIGNMENTS, {"customer": customer.id})
+    rows = (read or _reader()).execute(_OPEN_ASSIGNMENTS, {"customer": customer.id})
     wanted = set(user_ids)
     ids = [change_id for change_id, params in rows if params.get("directory_user_id") in wanted]
     if not ids:
