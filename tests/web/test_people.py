@@ -278,6 +278,13 @@ def test_people_page_with_5000_people_renders_in_a_bounded_number_of_queries(
     assert "Page 1 of" in pat.get(PEOPLE).get_data(as_text=True)
     found = pat.get(f"{PEOPLE}?q=person 04999").get_data(as_text=True)
     assert "p4999@acme.example" in found and "1 person matching" in found
+    # A page past the last one shows the last one; a search nobody matches says so.
+    last = pat.get(f"{PEOPLE}?page={10**30}").get_data(as_text=True)
+    assert "Page 101 of 101" in last and 'rel="prev"' in last and 'rel="next"' not in last
+    assert "Zoe 1" in last  # the last by name
+    assert statements_of_get(app, pat, f"{PEOPLE}?page=101") == many
+    nobody = pat.get(f"{PEOPLE}?q=nobody&page=3").get_data(as_text=True)
+    assert "Nobody matches “nobody”" in nobody and "0 people matching" in nobody
 
 
 def test_rows_kept_from_an_earlier_page_follow_licence_changes_and_get_fresh_keys(
@@ -319,3 +326,70 @@ def test_assign_and_buy_warns_that_it_deletes_the_change_scheduled_for_renewal(
     form = row[row.index('class="assign-form"') : row.index("</form>", row.index("assign-form"))]
     assert "deletes the change scheduled for renewal of Microsoft 365 Business Premium" in form
     assert "hx-confirm=" in form
+
+
+def test_a_page_shown_before_follows_renames_seats_and_settings_on_the_next_request(
+    app: Flask, oidc_provider: OidcProvider, emulator: Emulator
+) -> None:
+    """The people page (and its htmx table) is kept as a whole: whatever it shows, changed
+    by anyone (another worker, a sync), shows on the very next request."""
+    from app.models import Customer, Subscription
+
+    prepare(app, emulator, acme(assigned=8, extra_users=2))
+    pat = partner_admin(app, oidc_provider)
+
+    def shown() -> str:
+        """The page, then the htmx search's table, each asked twice (kept the second time)."""
+        for _ in range(2):
+            page = pat.get(PEOPLE).get_data(as_text=True)
+            table = pat.get(f"{PEOPLE}?q=zoe", headers={"HX-Request": "true"})
+        return page + table.get_data(as_text=True)
+
+    def change(what: Callable[[DirectoryUser, Subscription, Customer], None]) -> None:
+        with app.app_context():
+            zoe = db.session.scalar(select(DirectoryUser).where(DirectoryUser.upn.like("zoe1@%")))
+            sub = db.session.scalar(select(Subscription))
+            customer = db.session.scalar(select(Customer).where(Customer.pc_id == "cust-acme"))
+            assert zoe is not None and sub is not None and customer is not None
+            what(zoe, sub, customer)
+            db.session.commit()
+
+    before = shown()
+    assert before.count("Zoe 1") >= 2 and "(2 free)" in before and ">Assign</button>" in before
+    change(lambda zoe, sub, customer: setattr(zoe, "name", "Zoé Renamed"))
+    renamed = shown()
+    assert renamed.count("Zoé Renamed") >= 2 and "Zoe 1" not in renamed
+    change(lambda zoe, sub, customer: setattr(sub, "quantity", 15))
+    bought = shown()
+    assert "(7 free)" in bought and "(2 free)" not in bought and summary(pat) == (15, 8, 7)
+    change(lambda zoe, sub, customer: setattr(customer, "auto_increment", True))
+    auto = shown()
+    assert "Auto increment is on" in auto and ">Assign</button>" not in auto
+    # Each answer still has its own idempotency keys and this response's CSRF token.
+    keys = re.findall(r'name="idempotency_key" value="([0-9a-f]+)"', before + auto)
+    assert len(keys) > 2 and len(set(keys)) == len(keys) and "csrf-" not in before + auto
+
+
+def test_a_page_with_an_assignment_in_flight_shows_it_until_it_is_done(
+    app: Flask,
+    oidc_provider: OidcProvider,
+    emulator: Emulator,
+    work: Callable[[], None],
+) -> None:
+    prepare(app, emulator, acme(assigned=8, extra_users=2))
+    pat = partner_admin(app, oidc_provider)
+    zoe = zoe_id(app)
+    pat.get(PEOPLE)  # the page without the change, kept
+    assign(pat, zoe)
+    for _ in range(2):
+        page = pat.get(PEOPLE).get_data(as_text=True)
+        row = page[page.index(f'id="person-{zoe}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'aria-busy="true"' in row and "Working: " in row and "/row?change=" in row
+        other = page[page.index("zoe1@acme.example") :]
+        assert 'aria-busy="true"' not in other[: other.index("</tr>")]
+    work()
+    page = pat.get(PEOPLE).get_data(as_text=True)
+    row = page[page.index(f'id="person-{zoe}"') :]
+    row = row[: row.index("</tr>")]
+    assert "aria-busy" not in row and "Microsoft 365 Business Premium" in row
