@@ -30,7 +30,7 @@ from app.domain.roles import Role
 from app.models import Customer
 from app.models._types import utcnow
 from app.services import people_view
-from app.views.license_page import _CSRF, _KEY, ROW_SECONDS, KeptRow, RowCache, personal
+from app.views.license_page import CSRF_SLOT, KEY_SLOT, ROW_SECONDS, KeptRow, RowCache, personal
 
 PAGES_KEPT = 20  # pages' contents, and htmx tables, a worker keeps (each about 140 KB)
 TABLE = "portal/_people_table.html"
@@ -64,7 +64,7 @@ def _context(company: Customer, role: Role, page: people_view.PeoplePage) -> dic
         "announce": None,
     }
     current_app.update_template_context(context)
-    context.update(csrf_token=lambda: _CSRF, new_key=lambda: _KEY)
+    context.update(csrf_token=lambda: CSRF_SLOT, new_key=lambda: KEY_SLOT)
     return context
 
 

@@ -46,7 +46,7 @@ from app.services import (
 from app.services.errors import NotFound
 from app.services.microsoft.http import MicrosoftError
 from app.views.guards import get_customer_for
-from app.views.license_page import _CSRF, personal
+from app.views.license_page import CSRF_SLOT, personal
 from app.views.rendering import REFUSED, answer_post, page_or_partial, wants_partial
 
 bp = Blueprint("storefront", __name__)
@@ -172,7 +172,7 @@ def _kept_html(
     kept = _sections()
     html = kept.get(key)
     if html is None:
-        html = render_template(template, store=store, csrf_token=lambda: _CSRF, **context)
+        html = render_template(template, store=store, csrf_token=lambda: CSRF_SLOT, **context)
         if store.state:
             kept.put(key, html)
     # Rendered by this module with the app's autoescaping templates: already safe HTML.
