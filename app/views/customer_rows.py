@@ -1,4 +1,4 @@
-"""The partner console's customer list: its rows, rendered once and kept.
+"""The partner console's customer list: its filters, table and rows, rendered once and kept.
 
 A row shows exactly the fields of its `customers.CustomerRow` (a frozen dataclass: the
 name, reseller, sync state, seats, cost...), so a worker process keeps each rendered row
@@ -6,18 +6,23 @@ under the row itself (and the script root its link is under) and renders again o
 whose data changed, as the license and people pages do with theirs (app.views.license_page).
 Rendering 50 rows through Jinja for every view was about half of the list's CPU
 (bench/BENCHMARKS.md).
+
+The table around them (the count, the rows, the pager) is kept the same way under what it
+shows: the filters, the page's rows, total and position, and the script root; and so is the
+filters' form, under the filters and the resellers to choose from. Neither holds a CSRF token
+(the form is a GET). Each kept piece expires with its rows (`ROW_SECONDS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Hashable, Iterable
+from datetime import timedelta
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, render_template, request
 from markupsafe import Markup
 
 from app.models._types import utcnow
-from app.services.customers import CustomerRow
+from app.services.customers import CustomerFilter, CustomerPage, CustomerRow
 from app.views.license_page import ROW_SECONDS, KeptRow, RowCache
 
 
@@ -28,24 +33,42 @@ def _cache() -> RowCache[KeptRow]:
     return cache
 
 
-def customer_rows(rows: Iterable[CustomerRow]) -> Markup:
-    """The `<tr>` of each row, kept ones reused (templates call it as `customer_rows`).
+def customer_table(page: CustomerPage, filters: CustomerFilter) -> Markup:
+    """The list's table: its count, rows and pager (templates call it as `customer_table`)."""
+    key = (
+        "customer-table",
+        request.script_root,
+        filters,
+        tuple(page.rows),
+        page.total,
+        page.page,
+        page.pages,
+        page.per_page,
+    )
+    return _kept(key, "admin/_customer_table_kept.html", page=page, filters=filters)
 
-    The whole page of rows is kept too, under all of its rows: looking up 50 rows one by one
-    cost more than the rest of the list's rendering."""
+
+def customer_filters(filters: CustomerFilter, resellers: list[tuple[str, str]]) -> Markup:
+    """The list's search and filters form (templates call it as `customer_filters`)."""
+    key = ("customer-filters", request.script_root, filters, tuple(resellers))
+    return _kept(key, "admin/_customer_filters_kept.html", filters=filters, resellers=resellers)
+
+
+def _kept(key: tuple[Hashable, ...], template: str, **context: object) -> Markup:
     cache = _cache()
     now = utcnow()
-    rows = tuple(rows)
-    page_key = ("customers", request.script_root, rows)
-    kept_page = cache.get(page_key, now)
-    if kept_page is not None:
-        return Markup(kept_page.html)  # noqa: S704 (rendered by autoescaping templates)
-    html = _rows(cache, rows, now)
-    cache.put(page_key, KeptRow(html, 0, now + timedelta(seconds=ROW_SECONDS)))
-    return Markup(html)  # noqa: S704 (rendered by autoescaping templates)
+    kept = cache.get(key, now)
+    if kept is None:
+        html = render_template(template, **context)
+        kept = KeptRow(html, 0, now + timedelta(seconds=ROW_SECONDS))
+        cache.put(key, kept)
+    return Markup(kept.html)  # noqa: S704 (rendered by autoescaping templates)
 
 
-def _rows(cache: RowCache[KeptRow], rows: tuple[CustomerRow, ...], now: datetime) -> str:
+def customer_rows(rows: Iterable[CustomerRow]) -> Markup:
+    """The `<tr>` of each row, kept ones reused (templates call it as `customer_rows`)."""
+    cache = _cache()
+    now = utcnow()
     template = None
     shown = []
     for row in rows:
@@ -58,9 +81,11 @@ def _rows(cache: RowCache[KeptRow], rows: tuple[CustomerRow, ...], now: datetime
             cache.put(key, kept)
         shown.append(kept.html)
     # Rendered by the app's autoescaping templates: already safe HTML.
-    return "".join(shown)
+    return Markup("".join(shown))  # noqa: S704
 
 
 def register(app: Flask) -> None:
-    """Give the templates `customer_rows`."""
+    """Give the templates `customer_rows`, `customer_table` and `customer_filters`."""
     app.jinja_env.globals["customer_rows"] = customer_rows
+    app.jinja_env.globals["customer_table"] = customer_table
+    app.jinja_env.globals["customer_filters"] = customer_filters

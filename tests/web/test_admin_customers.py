@@ -213,3 +213,38 @@ def test_people_who_are_not_staff_do_not_find_the_list(
     assert signed_in("ada@contoso.example").get(LIST).status_code == 404
     assert signed_in("ann@northwind.example").get(LIST).status_code == 404
     assert client.get(LIST).status_code == 302  # to sign-in
+
+
+def test_the_list_shows_a_change_on_the_next_view(app: Flask, partner_admin: FlaskClient) -> None:
+    """The table and the filters are kept between views, but never past a change."""
+    add_customers(app, 3)
+
+    def row(query: dict[str, str]) -> str:
+        html = partner_admin.get(LIST, query_string=query).get_data(as_text=True)
+        found = html[html.index("Bulk Customer 00001</a>") :]
+        return found[: found.index("</tr>")]
+
+    for _ in range(2):  # the second view is the kept one
+        assert '<td class="num">10</td>' in row({"q": "Bulk Customer 00001"})
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.pc_id == "bulk-00001"))
+        assert customer is not None
+        active = db.session.scalar(
+            select(Subscription).where(
+                Subscription.customer_id == customer.id, Subscription.status == "active"
+            )
+        )
+        assert active is not None
+        active.quantity = 12
+        reseller = db.session.scalar(select(Reseller).where(Reseller.pc_id == "res-bulk"))
+        assert reseller is not None
+        reseller.name = "Renamed Reseller"
+        db.session.commit()
+    changed = row({"q": "Bulk Customer 00001"})
+    assert '<td class="num">12</td>' in changed and "Renamed Reseller" in changed
+    form = partner_admin.get(LIST).get_data(as_text=True)
+    assert '<option value="res-bulk">Renamed Reseller</option>' in form
+    # Another page of the same list is its own table.
+    assert "Bulk Customer 00002" in partner_admin.get(LIST, query_string={"q": "00002"}).get_data(
+        as_text=True
+    )
