@@ -77,10 +77,13 @@ def register_extensions(app: Flask) -> None:
 
 def _tune_sqlite(app: Flask) -> None:
     """SQLite (the embedded default): wait for locks instead of failing at once, and use WAL
-    so the web app can read while a worker writes."""
+    so the web app can read while a worker writes. No ping before each use of a pooled
+    connection: that guards against a server dropping it, and a file has no server (the
+    ping was a statement per request)."""
     if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         return
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options["pool_pre_ping"] = False
     options["connect_args"] = {"timeout": 30, **options.get("connect_args", {})}
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
@@ -76,7 +76,14 @@ class LogoCheck:
 
 
 # Built once per process: every page runs it (docs/performance.md).
-_PARTNER = select(Partner).order_by(Partner.id).limit(1)
+_P = Partner.__table__.c  # table columns: a plain row, no ORM loading
+_PARTNER = (
+    select(
+        _P.id, _P.brand_name, _P.brand_color, _P.logo_mime, _P.logo_updated_at, _P.support_contact
+    )
+    .order_by(_P.id)
+    .limit(1)
+)
 
 
 def brand_for(
@@ -98,7 +105,7 @@ def brand_for(
         reseller = _reseller_of_context(user, customer_pc_id, allowed_customer)
         if reseller is not None and not _has_branding(reseller):
             reseller = None
-    partner = db.session.execute(_PARTNER).scalars().first()
+    partner: Any = db.session.execute(_PARTNER).first()  # a row with Partner's field names
     fallback_color = _color_or(partner.brand_color if partner else None, DEFAULT_COLOR)
     if reseller is not None:
         return _brand("reseller", reseller, reseller.brand_name or reseller.name, fallback_color)

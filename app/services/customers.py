@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, select
 
@@ -83,9 +83,9 @@ class CustomerFilter:
         return {key: value for key, value in values.items() if value}
 
 
-@dataclass(frozen=True)
-class CustomerRow:
-    """One line of the list."""
+class CustomerRow(NamedTuple):
+    """One line of the list (a named tuple: views keep rendered rows under it, and a
+    tuple's hash and equality cost no Python calls)."""
 
     pc_id: str
     name: str

@@ -1,6 +1,6 @@
 """The partner console's customer list: its filters, table and rows, rendered once and kept.
 
-A row shows exactly the fields of its `customers.CustomerRow` (a frozen dataclass: the
+A row shows exactly the fields of its `customers.CustomerRow` (a named tuple: the
 name, reseller, sync state, seats, cost...), so a worker process keeps each rendered row
 under the row itself (and the script root its link is under) and renders again only rows
 whose data changed, as the license and people pages do with theirs (app.views.license_page).
