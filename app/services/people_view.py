@@ -27,7 +27,9 @@ from app.services import paging
 from app.services.errors import NotFound
 
 PAGE_SIZE = 50
-PAGES_AT_MOST = 10**9  # a page asked for beyond this is past the last one (an OFFSET binds)
+# A page asked for beyond this is past the last one: its OFFSET must still fit the 32-bit
+# integer PostgreSQL binds it as.
+PAGES_AT_MOST = (2**31 - 1) // PAGE_SIZE
 ASSIGNMENT_KINDS = ("assign", "unassign")
 
 
