@@ -207,12 +207,20 @@ def unsubscribe_token(email: str) -> str:
 
 def email_of_token(token: str) -> str:
     """The address a token names; NotFound when it was not signed by us."""
+    email = address_in_token(token)
+    if email is None:
+        raise NotFound("unsubscribe token")
+    return email
+
+
+def address_in_token(token: str) -> str | None:
+    """The address a token names, or None when it was not signed by us."""
     try:
         data = _serializer().loads(token)
     except BadSignature:
-        raise NotFound("unsubscribe token") from None
+        return None
     if not isinstance(data, dict) or not isinstance(data.get("e"), str):
-        raise NotFound("unsubscribe token")
+        return None
     return str(data["e"])
 
 

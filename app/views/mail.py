@@ -44,9 +44,12 @@ def preferences() -> Response | str:
 
 
 @bp.route("/mail/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str) -> str:
-    """The link in every reminder: confirm, then reminders stop for that address."""
-    email = mail.email_of_token(token)  # a token we did not sign: 404
+def unsubscribe(token: str) -> str | tuple[str, int]:
+    """The link in every reminder: confirm, then reminders stop for that address. A link we
+    did not sign (cut short when copied, or made up) says so, with what to do instead."""
+    email = mail.address_in_token(token)
+    if email is None:
+        return render_template("mail_pages/unsubscribe.html", invalid=True), 404
     form = UnsubscribeForm()
     done = form.validate_on_submit() and bool(mail.unsubscribe(token))
     return render_template("mail_pages/unsubscribe.html", form=form, email=email, done=done)
