@@ -23,14 +23,13 @@ from markupsafe import Markup
 
 from app.models._types import utcnow
 from app.services.customers import CustomerFilter, CustomerPage, CustomerRow
-from app.views.license_page import ROW_SECONDS, KeptRow, RowCache
+from app.views.license_page import ROW_SECONDS, KeptRow, RowCache, kept_html, kept_rows
+
+CACHE = "seatwise.customer_rows"
 
 
 def _cache() -> RowCache[KeptRow]:
-    cache: RowCache[KeptRow] | None = current_app.extensions.get("seatwise.customer_rows")
-    if cache is None:
-        cache = current_app.extensions.setdefault("seatwise.customer_rows", RowCache())
-    return cache
+    return kept_rows(CACHE)
 
 
 def customer_table(page: CustomerPage, filters: CustomerFilter) -> Markup:
@@ -55,14 +54,8 @@ def customer_filters(filters: CustomerFilter, resellers: list[tuple[str, str]]) 
 
 
 def _kept(key: tuple[Hashable, ...], template: str, **context: object) -> Markup:
-    cache = _cache()
-    now = utcnow()
-    kept = cache.get(key, now)
-    if kept is None:
-        html = render_template(template, **context)
-        kept = KeptRow(html, 0, now + timedelta(seconds=ROW_SECONDS))
-        cache.put(key, kept)
-    return Markup(kept.html)  # noqa: S704 (rendered by autoescaping templates)
+    html = kept_html(CACHE, key, lambda: render_template(template, **context))
+    return Markup(html)  # noqa: S704 (rendered by autoescaping templates)
 
 
 def customer_rows(rows: Iterable[CustomerRow]) -> Markup:

@@ -20,7 +20,7 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -157,10 +157,30 @@ def _pages() -> RowCache[KeptPage]:
 
 
 def _cache() -> RowCache[KeptRow]:
-    cache: RowCache[KeptRow] | None = current_app.extensions.get("seatwise.license_rows")
+    return kept_rows("seatwise.license_rows")
+
+
+def kept_rows(name: str, size: int = ROWS_KEPT) -> RowCache[KeptRow]:
+    """The app's cache of rendered HTML called `name` (one per worker process)."""
+    cache: RowCache[KeptRow] | None = current_app.extensions.get(name)
     if cache is None:
-        cache = current_app.extensions.setdefault("seatwise.license_rows", RowCache())
+        cache = current_app.extensions.setdefault(name, RowCache(size=size))
     return cache
+
+
+def kept_html(
+    name: str, key: StampKey | None, make: Callable[[], str], size: int = ROWS_KEPT
+) -> str:
+    """The HTML kept in cache `name` under `key`, else made now and kept (unless `key` is
+    None) for at most `ROW_SECONDS`."""
+    now = utcnow()
+    cache = kept_rows(name, size)
+    kept = cache.get(key, now) if key is not None else None
+    if kept is None:
+        kept = KeptRow(make(), 0, now + timedelta(seconds=ROW_SECONDS))
+        if key is not None:
+            cache.put(key, kept)
+    return kept.html
 
 
 @dataclass(frozen=True)

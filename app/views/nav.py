@@ -10,21 +10,13 @@ its CSRF token) stays outside, rendered with each page.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
-
 from flask import Flask, current_app, g, render_template, request
 from flask_login import current_user
 from markupsafe import Markup
 
+from app.views.license_page import kept_html
+
 KEPT = 2_000  # link sets kept per worker, least recently used dropped first
-
-
-class _Kept:
-    def __init__(self) -> None:
-        self.links: OrderedDict[Hashable, Markup] = OrderedDict()
-        self.lock = threading.Lock()
 
 
 def nav_links() -> Markup:
@@ -39,21 +31,11 @@ def nav_links() -> Markup:
         current_user.staff_role,
         bool(current_app.config.get("MAIL_SINK_DIR")),
     )
-    kept: _Kept = current_app.extensions["seatwise.nav"]
-    with kept.lock:
-        links = kept.links.get(key)
-        if links is not None:
-            kept.links.move_to_end(key)
-            return links
-    links = Markup(render_template("_nav_links.html"))  # noqa: S704 (an autoescaped template)
-    with kept.lock:
-        kept.links[key] = links
-        while len(kept.links) > KEPT:
-            kept.links.popitem(last=False)
-    return links
+    return Markup(  # noqa: S704 (an autoescaped template)
+        kept_html("seatwise.nav", key, lambda: render_template("_nav_links.html"), KEPT)
+    )
 
 
 def register(app: Flask) -> None:
     """Give the templates `nav_links`."""
-    app.extensions["seatwise.nav"] = _Kept()
     app.jinja_env.globals["nav_links"] = nav_links

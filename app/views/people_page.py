@@ -30,20 +30,19 @@ from app.domain.roles import Role
 from app.models import Customer
 from app.models._types import utcnow
 from app.services import people_view
-from app.views.license_page import CSRF_SLOT, KEY_SLOT, ROW_SECONDS, KeptRow, RowCache, personal
+from app.views.license_page import (
+    CSRF_SLOT,
+    KEY_SLOT,
+    ROW_SECONDS,
+    KeptRow,
+    kept_html,
+    kept_rows,
+    personal,
+)
 
 PAGES_KEPT = 20  # pages' contents, and htmx tables, a worker keeps (each about 140 KB)
 TABLE = "portal/_people_table.html"
 PAGE = "portal/people.html"
-
-
-def _cache(name: str, size: int | None = None) -> RowCache[KeptRow]:
-    cache: RowCache[KeptRow] | None = current_app.extensions.get(name)
-    if cache is None:
-        cache = current_app.extensions.setdefault(
-            name, RowCache() if size is None else RowCache(size=size)
-        )
-    return cache
 
 
 def _setting(company: Customer) -> tuple[object, ...]:
@@ -70,7 +69,7 @@ def _context(company: Customer, role: Role, page: people_view.PeoplePage) -> dic
 
 def rows(company: Customer, role: Role, page: people_view.PeoplePage) -> Markup:
     """The page's person rows (with markers for the per-request parts), kept ones reused."""
-    cache = _cache("seatwise.people_rows")
+    cache = kept_rows("seatwise.people_rows")
     now = utcnow()
     products = tuple(page.products)
     others = tuple(page.others)
@@ -116,14 +115,7 @@ def _page_key(company: Customer, role: Role, page: people_view.PeoplePage) -> Ha
 
 def _kept(name: str, key: Hashable | None, make: Callable[[], str]) -> str:
     """The HTML kept under `key`, else made now (and kept unless `key` is None)."""
-    now = utcnow()
-    cache = _cache(name, PAGES_KEPT)
-    kept = cache.get(key, now) if key is not None else None
-    if kept is None:
-        kept = KeptRow(make(), 0, now + timedelta(seconds=ROW_SECONDS))
-        if key is not None:
-            cache.put(key, kept)
-    return kept.html
+    return kept_html(name, key, make, PAGES_KEPT)
 
 
 def _table(company: Customer, role: Role, page: people_view.PeoplePage) -> str:
